@@ -1,0 +1,1 @@
+"""Driftline's OTLP processor (receive, analyse, forward). Built in a later issue."""

@@ -1,0 +1,197 @@
+"""Every attribute, metric, event and environment-variable name driftline uses.
+
+GENERATED from semconv/registry.yaml by ``python -m driftline.semconv.generate``: do not edit.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- attributes --------------------------------------------------------------------------------
+GEN_AI_OPERATION_NAME: Final = 'gen_ai.operation.name'
+"""The operation being performed (chat, embeddings, generate_content, execute_tool, ...)."""
+GEN_AI_PROVIDER_NAME: Final = 'gen_ai.provider.name'
+"""The GenAI provider as identified by the client instrumentation (replaces gen_ai.system)."""
+GEN_AI_CONVERSATION_ID: Final = 'gen_ai.conversation.id'
+"""Identifier of the conversation (session/thread) when the provider exposes one."""
+GEN_AI_OUTPUT_TYPE: Final = 'gen_ai.output.type'
+"""The content type requested from the model (text, json, image, speech)."""
+ERROR_TYPE: Final = 'error.type'
+"""Class of error the operation ended with (the exception's qualified class name or an HTTP status code)."""
+SERVER_ADDRESS: Final = 'server.address'
+"""GenAI server host name or IP address."""
+SERVER_PORT: Final = 'server.port'
+"""GenAI server port (set when server.address is set)."""
+GEN_AI_REQUEST_MODEL: Final = 'gen_ai.request.model'
+"""The model name the request asked for."""
+GEN_AI_REQUEST_MAX_TOKENS: Final = 'gen_ai.request.max_tokens'
+"""Maximum number of tokens the model may generate."""
+GEN_AI_REQUEST_TEMPERATURE: Final = 'gen_ai.request.temperature'
+"""Sampling temperature."""
+GEN_AI_REQUEST_TOP_P: Final = 'gen_ai.request.top_p'
+"""Nucleus sampling parameter."""
+GEN_AI_REQUEST_TOP_K: Final = 'gen_ai.request.top_k'
+"""Top-k sampling parameter."""
+GEN_AI_REQUEST_FREQUENCY_PENALTY: Final = 'gen_ai.request.frequency_penalty'
+"""Frequency penalty."""
+GEN_AI_REQUEST_PRESENCE_PENALTY: Final = 'gen_ai.request.presence_penalty'
+"""Presence penalty."""
+GEN_AI_REQUEST_STOP_SEQUENCES: Final = 'gen_ai.request.stop_sequences'
+"""Sequences at which the model stops generating."""
+GEN_AI_REQUEST_SEED: Final = 'gen_ai.request.seed'
+"""Seed requested for deterministic sampling."""
+GEN_AI_REQUEST_CHOICE_COUNT: Final = 'gen_ai.request.choice.count'
+"""Number of candidate completions requested (set only when not 1)."""
+GEN_AI_REQUEST_STREAM: Final = 'gen_ai.request.stream'
+"""Whether the response was requested as a stream."""
+GEN_AI_REQUEST_ENCODING_FORMATS: Final = 'gen_ai.request.encoding_formats'
+"""Encoding formats requested for an embeddings operation."""
+GEN_AI_EMBEDDINGS_DIMENSION_COUNT: Final = 'gen_ai.embeddings.dimension.count'
+"""Number of dimensions of the returned embeddings."""
+GEN_AI_RESPONSE_ID: Final = 'gen_ai.response.id'
+"""Unique identifier of the completion."""
+GEN_AI_RESPONSE_MODEL: Final = 'gen_ai.response.model'
+"""The model that actually generated the response."""
+GEN_AI_RESPONSE_FINISH_REASONS: Final = 'gen_ai.response.finish_reasons'
+"""Why the model stopped, one entry per choice."""
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Final = 'gen_ai.response.time_to_first_chunk'
+"""Seconds from issuing a streamed request to receiving its first chunk."""
+GEN_AI_USAGE_INPUT_TOKENS: Final = 'gen_ai.usage.input_tokens'
+"""Tokens in the prompt (as billed by the provider; includes cached tokens)."""
+GEN_AI_USAGE_OUTPUT_TOKENS: Final = 'gen_ai.usage.output_tokens'
+"""Tokens in the response."""
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: Final = 'gen_ai.usage.cache_read.input_tokens'
+"""Input tokens served from the provider's prompt cache."""
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: Final = 'gen_ai.usage.cache_creation.input_tokens'
+"""Input tokens written to the provider's prompt cache."""
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: Final = 'gen_ai.usage.reasoning.output_tokens'
+"""Output tokens spent on reasoning (part of gen_ai.usage.output_tokens)."""
+GEN_AI_INPUT_MESSAGES: Final = 'gen_ai.input.messages'
+"""Chat history sent to the model, JSON in the conventions' input-messages schema. Opt-in."""
+GEN_AI_OUTPUT_MESSAGES: Final = 'gen_ai.output.messages'
+"""Messages returned by the model, JSON in the conventions' output-messages schema. Opt-in."""
+GEN_AI_SYSTEM_INSTRUCTIONS: Final = 'gen_ai.system_instructions'
+"""System instructions sent separately from the chat history, JSON list of parts. Opt-in."""
+GEN_AI_TOOL_DEFINITIONS: Final = 'gen_ai.tool.definitions'
+"""Tools offered to the model, JSON list of definitions. Opt-in (may be large)."""
+GEN_AI_TOKEN_TYPE: Final = 'gen_ai.token.type'
+"""Which tokens a gen_ai.client.token.usage measurement counts (input or output)."""
+DRIFTLINE_CONTENT_TRUNCATED: Final = 'driftline.content.truncated'
+"""True when captured content was cut to DRIFTLINE_CONTENT_MAX_LENGTH; each cut text also ends with a marker."""
+DRIFTLINE_CONTENT_REDACTED: Final = 'driftline.content.redacted'
+"""Number of PII matches replaced in captured content (absent when zero)."""
+DRIFTLINE_RESPONSE_TOOL_CALL_COUNT: Final = 'driftline.response.tool_call.count'
+"""Tool calls the model asked for in its response; recorded without content capture so agents' behaviour is visible by default."""
+DRIFTLINE_RESPONSE_OUTPUT_LENGTH: Final = 'driftline.response.output_length'
+"""Characters of text the model returned (all choices); recorded without content capture, feeds output-length drift."""
+DRIFTLINE_STREAM_END_REASON: Final = 'driftline.stream.end_reason'
+"""How a streamed call's span ended (completed, closed, error, cancelled, garbage_collected)."""
+DRIFTLINE_STREAM_CHUNK_COUNT: Final = 'driftline.stream.chunk.count'
+"""Chunks (SSE events) received for a streamed call."""
+DRIFTLINE_INSTRUMENTATION_STEP: Final = 'driftline.instrumentation.step'
+"""Which internal recording step failed (metric attribute of driftline.instrumentation.errors)."""
+
+# --- metrics -----------------------------------------------------------------------------------
+GEN_AI_CLIENT_OPERATION_DURATION: Final = 'gen_ai.client.operation.duration'
+"""Duration of a GenAI client operation, until the response (or stream) is complete."""
+GEN_AI_CLIENT_TOKEN_USAGE: Final = 'gen_ai.client.token.usage'
+"""Number of input and output tokens used, per operation (gen_ai.token.type tells which)."""
+GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK: Final = 'gen_ai.client.operation.time_to_first_chunk'
+"""Time from issuing a streamed request to receiving its first chunk. Streams only."""
+DRIFTLINE_INSTRUMENTATION_ERRORS: Final = 'driftline.instrumentation.errors'
+"""Faults inside driftline's own recording code, swallowed so the application never sees them (attribute driftline.instrumentation.step)."""
+
+# --- metric details ----------------------------------------------------------------------------
+GEN_AI_CLIENT_OPERATION_DURATION_UNIT: Final = 's'
+GEN_AI_CLIENT_OPERATION_DURATION_BUCKETS: Final[tuple[float, ...]] = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+GEN_AI_CLIENT_TOKEN_USAGE_UNIT: Final = '{token}'
+GEN_AI_CLIENT_TOKEN_USAGE_BUCKETS: Final[tuple[float, ...]] = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
+GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK_UNIT: Final = 's'
+GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK_BUCKETS: Final[tuple[float, ...]] = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+DRIFTLINE_INSTRUMENTATION_ERRORS_UNIT: Final = '{error}'
+DRIFTLINE_INSTRUMENTATION_ERRORS_BUCKETS: Final[tuple[float, ...]] = ()
+
+# --- events ------------------------------------------------------------------------------------
+GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS: Final = 'gen_ai.client.inference.operation.details'
+"""One log-record event per inference with the content attributes (gen_ai.input.messages, gen_ai.output.messages, gen_ai.system_instructions, gen_ai.tool.definitions), emitted in the span's context when the capture mode includes events."""
+
+# --- enumerated values -------------------------------------------------------------------------
+OPERATION_CHAT: Final = 'chat'
+"""A value of ``gen_ai.operation.name``."""
+OPERATION_EMBEDDINGS: Final = 'embeddings'
+"""A value of ``gen_ai.operation.name``."""
+OPERATION_TEXT_COMPLETION: Final = 'text_completion'
+"""A value of ``gen_ai.operation.name``."""
+PROVIDER_OPENAI: Final = 'openai'
+"""A value of ``gen_ai.provider.name``."""
+PROVIDER_ANTHROPIC: Final = 'anthropic'
+"""A value of ``gen_ai.provider.name``."""
+TOKEN_TYPE_INPUT: Final = 'input'
+"""A value of ``gen_ai.token.type``."""
+TOKEN_TYPE_OUTPUT: Final = 'output'
+"""A value of ``gen_ai.token.type``."""
+OUTPUT_TYPE_TEXT: Final = 'text'
+"""A value of ``gen_ai.output.type``."""
+OUTPUT_TYPE_JSON: Final = 'json'
+"""A value of ``gen_ai.output.type``."""
+
+# --- environment variables ---------------------------------------------------------------------
+ENV_CAPTURE_MESSAGE_CONTENT: Final = 'OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT'
+"""Content capture mode: NO_CONTENT (default), SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT (true = SPAN_ONLY, false = NO_CONTENT)."""
+ENV_CONTENT_MAX_LENGTH: Final = 'DRIFTLINE_CONTENT_MAX_LENGTH'
+"""Maximum characters kept per captured text part (default 8192; 0 = unlimited). Cut text ends with a marker."""
+ENV_CONTENT_REDACT: Final = 'DRIFTLINE_CONTENT_REDACT'
+"""Redact e-mail addresses, phone numbers, card numbers (Luhn), IBANs and US SSNs before capture (default true)."""
+ENV_SPAN_ATTRIBUTES: Final = 'DRIFTLINE_SPAN_ATTRIBUTES'
+"""Static attributes for every driftline span, e.g. team=search,tier=gold."""
+ENV_AUTO_INSTRUMENT: Final = 'DRIFTLINE_AUTO_INSTRUMENT'
+"""true = instrument every supported library at interpreter start and configure the OTel SDK from OTEL_*."""
+ENV_SDK_DISABLED: Final = 'OTEL_SDK_DISABLED'
+"""true = OpenTelemetry disabled; driftline's auto-activation does nothing."""
+ENV_DISABLED_INSTRUMENTATIONS: Final = 'OTEL_PYTHON_DISABLED_INSTRUMENTATIONS'
+"""Comma-separated instrumentor names (driftline_openai or openai, ...) that auto-activation skips."""
+
+ATTRIBUTE_NAMES: Final[frozenset[str]] = frozenset({
+    GEN_AI_OPERATION_NAME,
+    GEN_AI_PROVIDER_NAME,
+    GEN_AI_CONVERSATION_ID,
+    GEN_AI_OUTPUT_TYPE,
+    ERROR_TYPE,
+    SERVER_ADDRESS,
+    SERVER_PORT,
+    GEN_AI_REQUEST_MODEL,
+    GEN_AI_REQUEST_MAX_TOKENS,
+    GEN_AI_REQUEST_TEMPERATURE,
+    GEN_AI_REQUEST_TOP_P,
+    GEN_AI_REQUEST_TOP_K,
+    GEN_AI_REQUEST_FREQUENCY_PENALTY,
+    GEN_AI_REQUEST_PRESENCE_PENALTY,
+    GEN_AI_REQUEST_STOP_SEQUENCES,
+    GEN_AI_REQUEST_SEED,
+    GEN_AI_REQUEST_CHOICE_COUNT,
+    GEN_AI_REQUEST_STREAM,
+    GEN_AI_REQUEST_ENCODING_FORMATS,
+    GEN_AI_EMBEDDINGS_DIMENSION_COUNT,
+    GEN_AI_RESPONSE_ID,
+    GEN_AI_RESPONSE_MODEL,
+    GEN_AI_RESPONSE_FINISH_REASONS,
+    GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+    GEN_AI_USAGE_INPUT_TOKENS,
+    GEN_AI_USAGE_OUTPUT_TOKENS,
+    GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+    GEN_AI_INPUT_MESSAGES,
+    GEN_AI_OUTPUT_MESSAGES,
+    GEN_AI_SYSTEM_INSTRUCTIONS,
+    GEN_AI_TOOL_DEFINITIONS,
+    GEN_AI_TOKEN_TYPE,
+    DRIFTLINE_CONTENT_TRUNCATED,
+    DRIFTLINE_CONTENT_REDACTED,
+    DRIFTLINE_RESPONSE_TOOL_CALL_COUNT,
+    DRIFTLINE_RESPONSE_OUTPUT_LENGTH,
+    DRIFTLINE_STREAM_END_REASON,
+    DRIFTLINE_STREAM_CHUNK_COUNT,
+    DRIFTLINE_INSTRUMENTATION_STEP,
+})
+"""All registered attribute names."""
