@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	# An editable install does not run build_py, so place the activation .pth as a wheel would.
+	$(PY) -c "import shutil, sysconfig; shutil.copy('instrumentation/auto/driftline-auto.pth', sysconfig.get_paths()['purelib'])"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -35,7 +37,7 @@ unit: $(STAMP)
 test: lint typecheck unit
 
 demo: $(STAMP)
-	$(PY) -m tests.demo
+	$(PY) deploy/demo/run.py
 
 bench: $(STAMP)
 	$(PY) -m tests.benchmarks.run
