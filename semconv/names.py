@@ -130,6 +130,16 @@ TOKEN_TYPE_INPUT: Final = 'input'
 """A value of ``gen_ai.token.type``."""
 TOKEN_TYPE_OUTPUT: Final = 'output'
 """A value of ``gen_ai.token.type``."""
+STREAM_END_COMPLETED: Final = 'completed'
+"""A value of ``driftline.stream.end_reason``."""
+STREAM_END_CLOSED: Final = 'closed'
+"""A value of ``driftline.stream.end_reason``."""
+STREAM_END_ERROR: Final = 'error'
+"""A value of ``driftline.stream.end_reason``."""
+STREAM_END_CANCELLED: Final = 'cancelled'
+"""A value of ``driftline.stream.end_reason``."""
+STREAM_END_GARBAGE_COLLECTED: Final = 'garbage_collected'
+"""A value of ``driftline.stream.end_reason``."""
 OUTPUT_TYPE_TEXT: Final = 'text'
 """A value of ``gen_ai.output.type``."""
 OUTPUT_TYPE_JSON: Final = 'json'

@@ -22,6 +22,8 @@ import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
+from driftline.semconv import names
+
 from .invocation import LLMInvocation
 from .recorder import IN_CALL_KEY, GenAIRecorder
 from .safety import report_fault
@@ -234,9 +236,48 @@ class StreamState:
 
 
 def _attach_finalizer(proxy: object, state: StreamState) -> None:
-    finalizer = weakref.finalize(proxy, state.end, "garbage_collected")
+    finalizer = weakref.finalize(proxy, state.end, names.STREAM_END_GARBAGE_COLLECTED)
     finalizer.atexit = False
     state.finalizer = finalizer
+
+
+class _ClosingResponse(wrapt.ObjectProxy[Any]):
+    """A stream's HTTP response as seen through the stream proxy's ``response``.
+
+    The SDKs' stream helpers (openai's ``chat.completions.stream()`` and ``responses.stream()``)
+    keep ``raw_stream.response`` and close *it* when their context manager exits early, never the
+    stream; without this the span would stay open until garbage collection.
+    """
+
+    def __init__(self, wrapped: Any, state: StreamState) -> None:
+        super().__init__(wrapped)
+        self._self_state = state
+
+    def close(self) -> None:
+        """Close the response and end the span."""
+        close = self.__wrapped__.close
+        try:
+            close()
+        finally:
+            self._self_state.end(names.STREAM_END_CLOSED)
+
+    async def aclose(self) -> None:
+        """Close the (async) response and end the span."""
+        aclose = self.__wrapped__.aclose  # AttributeError on a sync response, as without the proxy
+        try:
+            await aclose()
+        finally:
+            self._self_state.end(names.STREAM_END_CLOSED)
+
+
+def _closing_response(proxy: SyncStreamProxy | AsyncStreamProxy) -> Any:
+    cached = proxy._self_response
+    if cached is None:
+        response = proxy.__wrapped__.response  # AttributeError, as without the proxy, when there is none
+        if response is None:
+            return None
+        cached = proxy._self_response = _ClosingResponse(response, proxy._self_state)
+    return cached
 
 
 class SyncStreamProxy(wrapt.ObjectProxy[Any]):
@@ -245,7 +286,13 @@ class SyncStreamProxy(wrapt.ObjectProxy[Any]):
     def __init__(self, wrapped: Any, state: StreamState) -> None:
         super().__init__(wrapped)
         self._self_state = state
+        self._self_response: Any = None
         _attach_finalizer(self, state)
+
+    @property
+    def response(self) -> Any:
+        """The SDK stream's HTTP response; closing it ends the span (see :class:`_ClosingResponse`)."""
+        return _closing_response(self)
 
     def __iter__(self) -> SyncStreamProxy:
         return self
@@ -255,13 +302,13 @@ class SyncStreamProxy(wrapt.ObjectProxy[Any]):
         try:
             item = self.__wrapped__.__next__()
         except StopIteration:
-            state.end("completed")
+            state.end(names.STREAM_END_COMPLETED)
             raise
         except GeneratorExit:
-            state.end("closed")
+            state.end(names.STREAM_END_CLOSED)
             raise
         except BaseException as exc:
-            state.end("error", exc)
+            state.end(names.STREAM_END_ERROR, exc)
             raise
         state.chunk(item)
         return item
@@ -271,7 +318,7 @@ class SyncStreamProxy(wrapt.ObjectProxy[Any]):
         try:
             self.__wrapped__.close()
         finally:
-            self._self_state.end("closed")
+            self._self_state.end(names.STREAM_END_CLOSED)
 
     def __enter__(self) -> SyncStreamProxy:
         enter = getattr(self.__wrapped__, "__enter__", None)
@@ -285,7 +332,7 @@ class SyncStreamProxy(wrapt.ObjectProxy[Any]):
             exit_ = getattr(self.__wrapped__, "__exit__", None)
             return exit_(exc_type, exc, tb) if exit_ is not None else None
         finally:
-            self._self_state.end("closed")
+            self._self_state.end(names.STREAM_END_CLOSED)
 
 
 class AsyncStreamProxy(wrapt.ObjectProxy[Any]):
@@ -294,7 +341,13 @@ class AsyncStreamProxy(wrapt.ObjectProxy[Any]):
     def __init__(self, wrapped: Any, state: StreamState) -> None:
         super().__init__(wrapped)
         self._self_state = state
+        self._self_response: Any = None
         _attach_finalizer(self, state)
+
+    @property
+    def response(self) -> Any:
+        """The SDK stream's HTTP response; closing it ends the span (see :class:`_ClosingResponse`)."""
+        return _closing_response(self)
 
     def __aiter__(self) -> AsyncStreamProxy:
         return self
@@ -304,16 +357,16 @@ class AsyncStreamProxy(wrapt.ObjectProxy[Any]):
         try:
             item = await self.__wrapped__.__anext__()
         except StopAsyncIteration:
-            state.end("completed")
+            state.end(names.STREAM_END_COMPLETED)
             raise
         except asyncio.CancelledError as exc:
-            state.end("cancelled", exc)
+            state.end(names.STREAM_END_CANCELLED, exc)
             raise
         except GeneratorExit:
-            state.end("closed")
+            state.end(names.STREAM_END_CLOSED)
             raise
         except BaseException as exc:
-            state.end("error", exc)
+            state.end(names.STREAM_END_ERROR, exc)
             raise
         state.chunk(item)
         return item
@@ -323,7 +376,17 @@ class AsyncStreamProxy(wrapt.ObjectProxy[Any]):
         try:
             await self.__wrapped__.close()
         finally:
-            self._self_state.end("closed")
+            self._self_state.end(names.STREAM_END_CLOSED)
+
+    async def aclose(self) -> None:
+        """``aclose()`` where the SDK has it (openai's ``AsyncStream``): without this override the
+        proxy would forward to the wrapped stream's own ``aclose``, which calls the *wrapped*
+        ``close`` and leaves the span open until garbage collection."""
+        aclose = self.__wrapped__.aclose  # AttributeError, as without the proxy, when the SDK has none
+        try:
+            await aclose()
+        finally:
+            self._self_state.end(names.STREAM_END_CLOSED)
 
     async def __aenter__(self) -> AsyncStreamProxy:
         enter = getattr(self.__wrapped__, "__aenter__", None)
@@ -337,4 +400,4 @@ class AsyncStreamProxy(wrapt.ObjectProxy[Any]):
             exit_ = getattr(self.__wrapped__, "__aexit__", None)
             return (await exit_(exc_type, exc, tb)) if exit_ is not None else None
         finally:
-            self._self_state.end("closed")
+            self._self_state.end(names.STREAM_END_CLOSED)

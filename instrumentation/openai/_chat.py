@@ -8,7 +8,15 @@ from typing import Any
 from driftline.instrumentation._core.invocation import LLMInvocation
 from driftline.semconv import names
 
-from ._common import field, output_type, parse_arguments, sampling_attributes, server_of, text_parts
+from ._common import (
+    field,
+    output_type,
+    parse_arguments,
+    sampling_attributes,
+    server_of,
+    text_parts,
+    unwrap_raw_response,
+)
 
 
 def input_messages(messages: Any) -> list[dict[str, Any]]:
@@ -103,6 +111,7 @@ class ChatMapping:
 
     def response(self, inv: LLMInvocation, result: Any, capture: bool) -> None:
         """Fill response fields from a ``ChatCompletion``."""
+        result = unwrap_raw_response(result, inv.stream)
         inv.response_id = field(result, "id")
         inv.response_model = field(result, "model")
         apply_usage(inv, field(result, "usage"))

@@ -8,7 +8,14 @@ from typing import Any
 from driftline.instrumentation._core.invocation import LLMInvocation
 from driftline.semconv import names
 
-from ._common import field, server_of
+from ._common import field, server_of, unwrap_raw_response
+
+
+def base64_float32_count(text: str) -> int:
+    """How many float32 values a base64 embedding holds, from its length alone (no decoding:
+    vectors run to kilobytes and only their size is wanted)."""
+    padding = 2 if text.endswith("==") else 1 if text.endswith("=") else 0
+    return (len(text) * 3 // 4 - padding) // 4
 
 
 class EmbeddingsMapping:
@@ -34,6 +41,7 @@ class EmbeddingsMapping:
 
     def response(self, inv: LLMInvocation, result: Any, capture: bool) -> None:
         """Fill model, usage and dimension count from a ``CreateEmbeddingResponse``."""
+        result = unwrap_raw_response(result, False)
         inv.response_model = field(result, "model")
         tokens = field(field(result, "usage"), "prompt_tokens")
         if isinstance(tokens, int):
@@ -43,6 +51,9 @@ class EmbeddingsMapping:
             vector = field(data[0], "embedding")
             if isinstance(vector, (list, tuple)):
                 inv.response_attributes[names.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = len(vector)
+            elif isinstance(vector, str):
+                # encoding_format="base64" asked by the caller: the SDK hands the text over undecoded.
+                inv.response_attributes[names.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = base64_float32_count(vector)
 
     def is_stream(self, result: Any) -> bool:
         """Embeddings never stream."""

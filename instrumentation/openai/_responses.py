@@ -8,7 +8,15 @@ from typing import Any
 from driftline.instrumentation._core.invocation import LLMInvocation
 from driftline.semconv import names
 
-from ._common import field, output_type, parse_arguments, sampling_attributes, server_of, text_parts
+from ._common import (
+    field,
+    output_type,
+    parse_arguments,
+    sampling_attributes,
+    server_of,
+    text_parts,
+    unwrap_raw_response,
+)
 
 _TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
@@ -136,7 +144,7 @@ class ResponsesMapping:
 
     def response(self, inv: LLMInvocation, result: Any, capture: bool) -> None:
         """Fill response fields from a ``Response``."""
-        apply_response(inv, result, capture)
+        apply_response(inv, unwrap_raw_response(result, inv.stream), capture)
 
     def is_stream(self, result: Any) -> bool:
         """Streams of Responses events."""
