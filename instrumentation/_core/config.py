@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import logging
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -13,6 +14,19 @@ from opentelemetry.util.types import AttributeValue
 from driftline.semconv import names
 
 _log = logging.getLogger("driftline.instrumentation")
+
+# Every instrumentor reads the same environment on instrument(); a bad value is reported once per
+# process (per variable and value), not once per instrumentor or per re-instrumentation.
+_warned: set[tuple[str, str]] = set()
+_warned_lock = threading.Lock()
+
+
+def _warn_once(variable: str, raw: str, message: str, *args: object) -> None:
+    with _warned_lock:
+        if (variable, raw) in _warned:
+            return
+        _warned.add((variable, raw))
+    _log.warning(message, *args)
 
 DEFAULT_CONTENT_MAX_LENGTH = 8192
 """Characters kept per captured text part unless ``DRIFTLINE_CONTENT_MAX_LENGTH`` says otherwise."""
@@ -57,8 +71,9 @@ def parse_capture_mode(raw: str | None) -> CaptureMode:
         return CaptureMode.SPAN_ONLY
     if value.lower() in _FALSE:
         return CaptureMode.NO_CONTENT
-    _log.warning("driftline: %s=%r is not one of NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT; "
-                 "capturing no content", names.ENV_CAPTURE_MESSAGE_CONTENT, raw)
+    _warn_once(names.ENV_CAPTURE_MESSAGE_CONTENT, raw,
+               "driftline: %s=%r is not one of NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT; "
+               "capturing no content", names.ENV_CAPTURE_MESSAGE_CONTENT, raw)
     return CaptureMode.NO_CONTENT
 
 
@@ -71,7 +86,7 @@ def parse_bool(raw: str | None, default: bool, variable: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    _log.warning("driftline: %s=%r is not a boolean (true/false); using %s", variable, raw, default)
+    _warn_once(variable, raw, "driftline: %s=%r is not a boolean (true/false); using %s", variable, raw, default)
     return default
 
 
@@ -84,8 +99,8 @@ def parse_max_length(raw: str | None) -> int:
     except ValueError:
         value = -1
     if value < 0:
-        _log.warning("driftline: %s=%r is not a non-negative integer; using %d",
-                     names.ENV_CONTENT_MAX_LENGTH, raw, DEFAULT_CONTENT_MAX_LENGTH)
+        _warn_once(names.ENV_CONTENT_MAX_LENGTH, raw, "driftline: %s=%r is not a non-negative integer; using %d",
+                   names.ENV_CONTENT_MAX_LENGTH, raw, DEFAULT_CONTENT_MAX_LENGTH)
         return DEFAULT_CONTENT_MAX_LENGTH
     return value
 
@@ -107,7 +122,8 @@ def parse_static_attributes(raw: str | None) -> dict[str, AttributeValue]:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            _log.warning("driftline: ignoring %s item %r (expected key=value)", names.ENV_SPAN_ATTRIBUTES, item)
+            _warn_once(names.ENV_SPAN_ATTRIBUTES, item, "driftline: ignoring %s item %r (expected key=value)",
+                       names.ENV_SPAN_ATTRIBUTES, item)
             continue
         result[key] = unquote(value.strip())
     return result

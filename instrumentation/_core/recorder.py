@@ -71,13 +71,19 @@ class GenAIRecorder:
     # Hot path: start/stop run on every call; keep allocations to the attribute dicts.
 
     def start(self, inv: LLMInvocation) -> None:
-        """Open the CLIENT span with request attributes; custom attributes are added last-wins."""
+        """Open the CLIENT span with the request attributes and the custom (static + scoped) ones."""
         if first_use_hook:
             _run_first_use_hooks()
-        attrs: dict[str, AttributeValue] = {
-            names.GEN_AI_OPERATION_NAME: inv.operation,
-            names.GEN_AI_PROVIDER_NAME: inv.provider,
-        }
+        # Custom attributes first (scoped over static), then driftline's own: a custom attribute
+        # that happens to reuse a convention name cannot falsify what the call actually was.
+        static = self.settings.static_attributes
+        scoped = current_scoped_attributes()
+        if scoped:
+            attrs: dict[str, AttributeValue] = {**static, **scoped} if static else dict(scoped)
+        else:
+            attrs = dict(static) if static else {}
+        attrs[names.GEN_AI_OPERATION_NAME] = inv.operation
+        attrs[names.GEN_AI_PROVIDER_NAME] = inv.provider
         if inv.request_model:
             attrs[names.GEN_AI_REQUEST_MODEL] = inv.request_model
         if inv.server_address:
@@ -86,12 +92,6 @@ class GenAIRecorder:
                 attrs[names.SERVER_PORT] = inv.server_port
         if inv.request_attributes:
             attrs.update(inv.request_attributes)
-        static = self.settings.static_attributes
-        if static:
-            attrs.update(static)
-        scoped = current_scoped_attributes()
-        if scoped:
-            attrs.update(scoped)
         name = f"{inv.operation} {inv.request_model}" if inv.request_model else inv.operation
         span = self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
         inv.span = span

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
+from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
 from typing import Any
 
@@ -19,7 +20,24 @@ from opentelemetry.util.types import AttributeValue
 _log = logging.getLogger("driftline.instrumentation")
 
 _EMPTY: Mapping[str, AttributeValue] = MappingProxyType({})
-_SCOPED: ContextVar[Mapping[str, AttributeValue]] = ContextVar("driftline_span_attributes", default=_EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """One entered block: the attributes in effect inside it, the frame it was entered in, and
+    the :class:`span_attributes` object that entered it."""
+
+    attributes: Mapping[str, AttributeValue]
+    parent: _Frame | None
+    owner: object
+
+
+# The frames form a per-context stack. A block's exit pops *its own* frame from the stack of the
+# context it exits in, instead of resetting a Token: Tokens kept on the object would tie one
+# span_attributes instance to one context, and an instance shared by threads or concurrent tasks
+# (a module-level ``SEARCH = span_attributes(team="search")``) would raise "Token was created in a
+# different Context" into the application on exit.
+_SCOPED: ContextVar[_Frame | None] = ContextVar("driftline_span_attributes", default=None)
 
 _warned: set[tuple[str, str]] = set()
 _warned_lock = threading.Lock()
@@ -77,13 +95,12 @@ class span_attributes:
     and asyncio tasks. Invalid keys or values are dropped with a one-time warning.
     """
 
-    __slots__ = ("_attrs", "_tokens")
+    __slots__ = ("_attrs",)
 
     def __init__(self, attributes: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
         merged: dict[Any, Any] = dict(attributes) if attributes else {}
         merged.update(kwargs)
         self._attrs = clean_attributes(merged)
-        self._tokens: list[Token[Mapping[str, AttributeValue]]] = []
 
     @property
     def attributes(self) -> Mapping[str, AttributeValue]:
@@ -92,13 +109,19 @@ class span_attributes:
 
     def __enter__(self) -> span_attributes:
         parent = _SCOPED.get()
-        combined = {**parent, **self._attrs} if parent else dict(self._attrs)
-        self._tokens.append(_SCOPED.set(MappingProxyType(combined)))
+        combined = {**parent.attributes, **self._attrs} if parent else dict(self._attrs)
+        _SCOPED.set(_Frame(MappingProxyType(combined), parent, self))
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        _SCOPED.reset(self._tokens.pop())
+        frame = _SCOPED.get()
+        while frame is not None and frame.owner is not self:
+            frame = frame.parent
+        if frame is not None:
+            # Back to what was in effect when this block was entered (as ContextVar.reset would,
+            # also for blocks exited out of order). Not entered in this context: nothing to undo.
+            _SCOPED.set(frame.parent)
 
     async def __aenter__(self) -> span_attributes:
         return self.__enter__()
@@ -110,4 +133,6 @@ class span_attributes:
 
 def current_scoped_attributes() -> Mapping[str, AttributeValue]:
     """The scoped attributes in effect here (empty mapping when none)."""
-    return _SCOPED.get()
+    # Hot path: one ContextVar read per span.
+    frame = _SCOPED.get()
+    return frame.attributes if frame is not None else _EMPTY

@@ -2,21 +2,24 @@
 ``messages.stream()`` helper, sync and async.
 
 One call shows as exactly one LLM span. The anthropic SDK (2.x) emits its own OpenTelemetry span
-per call (scope ``com.anthropic.sdk.python``); while driftline instruments the SDK, that native
-span is switched off for every client (its tracer reads as absent), and driftline's span — same
-GenAI conventions, plus content policy, stream life-cycle guarantees and metrics — is the one
-span. ``uninstrument()`` turns the native span back on.
+per call (scope ``com.anthropic.sdk.python``); for the calls driftline records, that native span
+is switched off (the client's tracer reads as absent while driftline's span is current), and
+driftline's span — same GenAI conventions, plus content policy, stream life-cycle guarantees and
+metrics — is the one span. Calls driftline does not record (``beta.messages``, ``count_tokens``,
+batches, files, ...) keep the SDK's native span. ``uninstrument()`` restores the SDK untouched.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import wrapt
+from opentelemetry import context as otel_context
 
 from driftline.instrumentation._core.instrumentor import GenAIInstrumentor, Patch
+from driftline.instrumentation._core.recorder import IN_CALL_KEY
 from driftline.instrumentation._core.safety import report_fault
 from driftline.instrumentation._core.wrapping import Binding, ProviderMapping, run_async, run_sync
 
@@ -56,9 +59,20 @@ def _stream_helper(binding: Binding, mapping: ProviderMapping, asynchronous: boo
     return wrapper
 
 
-def _no_native_tracer(self: Any) -> None:
-    """Replacement for ``BaseClient._tracer`` while driftline instruments: no native span."""
-    return None
+def _tracer_outside_recorded_calls(native: Callable[[Any], Any], doc: str | None) -> property:
+    """A ``BaseClient._tracer`` that reads as absent inside a call driftline records (so the SDK
+    starts no native span for it) and is the SDK's own everywhere else.
+
+    Switching the tracer off for every call instead would leave the calls driftline does not
+    record (``beta.messages``, ``count_tokens``, ...) with no span at all. The SDK reads its
+    tracer when the request starts, and driftline's context is attached around exactly that.
+    """
+    def _tracer(self: Any) -> Any:
+        if otel_context.get_value(IN_CALL_KEY):
+            return None
+        return native(self)
+
+    return property(_tracer, doc=doc)
 
 
 class AnthropicInstrumentor(GenAIInstrumentor):
@@ -86,9 +100,10 @@ class AnthropicInstrumentor(GenAIInstrumentor):
         base = importlib.import_module(_BASE_CLIENT)
         client_cls = getattr(base, "BaseClient", None)
         original = client_cls.__dict__.get("_tracer") if client_cls is not None else None
-        if isinstance(original, property):
+        if isinstance(original, property) and original.fget is not None:
             self._native_tracer: tuple[Any, property] | None = (client_cls, original)
-            client_cls._tracer = property(_no_native_tracer)  # type: ignore[union-attr]
+            client_cls._tracer = _tracer_outside_recorded_calls(  # type: ignore[union-attr]
+                original.fget, original.__doc__)
 
     def _after_uninstrument(self, **kwargs: Any) -> None:
         native = getattr(self, "_native_tracer", None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from driftline.instrumentation._core.invocation import LLMInvocation
@@ -16,13 +16,66 @@ _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", 
            "refusal": "content_filter", "model_context_window_exceeded": "length", "pause_turn": "stop"}
 
 
+_USAGE_KEYS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens")
+
+
+def _reiterable(value: Any) -> Any:
+    """``value`` unless it is a one-shot iterator (a generator, ``iter(list)``).
+
+    The SDK accepts any ``Iterable`` for ``messages``, ``system``, ``tools`` and block lists and
+    iterates it once to build the request body; if driftline iterated a generator first, the SDK
+    would send it empty. Such values are left out of captured content instead.
+    """
+    return None if isinstance(value, Iterator) else value
+
+
+def _items(value: Any) -> list[Any] | None:
+    """A re-iterable collection argument (list, tuple, any ``Iterable`` but a one-shot iterator)
+    as a list; None for strings, mappings, iterators and non-collections."""
+    value = _reiterable(value)
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        return None
+    return list(value)
+
+
+def _request_body(kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The request fields as sent: ``extra_body`` overrides the keyword arguments (as in the SDK).
+
+    anthropic 2.x dropped ``temperature``, ``top_p`` and ``top_k`` from ``messages.create()``'s
+    signature; callers who still need them pass them in ``extra_body``, so they are read there too.
+    ``stream`` is never taken from ``extra_body``: the SDK decides how to read the response from
+    the keyword argument alone.
+    """
+    extra = kwargs.get("extra_body")
+    if not isinstance(extra, Mapping) or not extra:
+        return kwargs
+    return {**kwargs, **{k: v for k, v in extra.items() if k != "stream"}}
+
+
+_RAW_RESPONSES = frozenset({"APIResponse", "AsyncAPIResponse", "LegacyAPIResponse"})
+
+
+def _raw_response_body(result: Any) -> Any:
+    """The Message JSON behind ``messages.with_raw_response.create()``, else ``result`` unchanged.
+
+    That surface (read for its headers, by frameworks among others) returns the HTTP response
+    wrapper instead of the ``Message``; without this the span would carry no response attributes.
+    The already-read body is decoded rather than calling ``parse()``, which is a coroutine on the
+    async client and must stay the application's to call. (Streamed raw responses never get here.)
+    """
+    if type(result).__name__ not in _RAW_RESPONSES:
+        return result
+    try:
+        return result.http_response.json()
+    except Exception:  # body not read (``with_streaming_response``): nothing to record
+        return result
+
+
 def _parts(content: Any) -> list[dict[str, Any]]:
-    if content is None:
-        return []
     if isinstance(content, str):
         return [{"type": "text", "content": content}]
     parts: list[dict[str, Any]] = []
-    for block in content:
+    for block in _items(content) or ():
         kind = field(block, "type")
         if kind == "text":
             parts.append({"type": "text", "content": field(block, "text") or ""})
@@ -31,8 +84,9 @@ def _parts(content: Any) -> list[dict[str, Any]]:
                           "arguments": field(block, "input")})
         elif kind == "tool_result":
             result = field(block, "content")
-            if isinstance(result, list):
-                result = "".join(str(field(b, "text") or "") for b in result)
+            if not isinstance(result, str):
+                blocks = _items(result)
+                result = None if blocks is None else "".join(str(field(b, "text") or "") for b in blocks)
             parts.append({"type": "tool_call_response", "id": field(block, "tool_use_id"), "response": result})
         elif kind == "image":
             source = field(block, "source")
@@ -50,7 +104,7 @@ def _parts(content: Any) -> list[dict[str, Any]]:
 def input_messages(messages: Any) -> list[dict[str, Any]]:
     """Anthropic ``messages`` in the conventions' input schema (tool results become role ``tool``)."""
     out: list[dict[str, Any]] = []
-    for msg in messages or ():
+    for msg in _reiterable(messages) or ():
         parts = _parts(field(msg, "content"))
         role = field(msg, "role") or "user"
         if role == "user" and parts and all(p["type"] == "tool_call_response" for p in parts):
@@ -88,6 +142,8 @@ class MessagesMapping:
                 capture: bool) -> LLMInvocation | None:
         """Build the invocation from ``messages.create(**kwargs)`` / ``messages.stream(**kwargs)``."""
         host, port = server_of(instance)
+        stream = kwargs.get("stream") is True
+        kwargs = _request_body(kwargs)
         model = kwargs.get("model")
         attrs: dict[str, Any] = {}
         for key, attr in (("temperature", names.GEN_AI_REQUEST_TEMPERATURE),
@@ -99,10 +155,9 @@ class MessagesMapping:
         max_tokens = kwargs.get("max_tokens")
         if isinstance(max_tokens, int) and not isinstance(max_tokens, bool):
             attrs[names.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
-        stops = kwargs.get("stop_sequences")
-        if isinstance(stops, (list, tuple)) and stops and all(isinstance(s, str) for s in stops):
+        stops = _items(kwargs.get("stop_sequences"))
+        if stops and all(isinstance(s, str) for s in stops):
             attrs[names.GEN_AI_REQUEST_STOP_SEQUENCES] = tuple(stops)
-        stream = kwargs.get("stream") is True
         if stream:
             attrs[names.GEN_AI_REQUEST_STREAM] = True
         inv = LLMInvocation(operation=names.OPERATION_CHAT, provider=names.PROVIDER_ANTHROPIC,
@@ -111,12 +166,12 @@ class MessagesMapping:
         if capture:
             inv.input_messages = input_messages(kwargs.get("messages"))
             system = kwargs.get("system")
-            if isinstance(system, str) and system:
-                inv.system_instructions = [{"type": "text", "content": system}]
-            elif isinstance(system, (list, tuple)) and system:
-                inv.system_instructions = _parts(system)
-            tools = kwargs.get("tools")
-            if isinstance(tools, (list, tuple)) and tools:
+            if isinstance(system, str):
+                if system:
+                    inv.system_instructions = [{"type": "text", "content": system}]
+            elif blocks := _items(system):
+                inv.system_instructions = _parts(blocks)
+            if tools := _items(kwargs.get("tools")):
                 inv.tool_definitions = [
                     {"type": "function" if field(t, "input_schema") is not None else str(field(t, "type")),
                      "name": field(t, "name"), "description": field(t, "description"),
@@ -125,15 +180,19 @@ class MessagesMapping:
 
     def response(self, inv: LLMInvocation, result: Any, capture: bool) -> None:
         """Fill response fields from a ``Message``."""
+        if not inv.stream:
+            result = _raw_response_body(result)
         inv.response_id = field(result, "id")
         inv.response_model = field(result, "model")
         apply_usage(inv, field(result, "usage"))
         stop = field(result, "stop_reason")
-        content = field(result, "content") or ()
-        inv.tool_call_count = sum(1 for b in content if field(b, "type") == "tool_use")
-        inv.output_length = sum(len(field(b, "text") or "") for b in content if field(b, "type") == "text")
         if stop:
             inv.finish_reasons = [str(stop)]
+        content = field(result, "content")
+        if not isinstance(content, list):
+            return  # not a Message (an unread streaming-response wrapper): nothing is known
+        inv.tool_call_count = sum(1 for b in content if field(b, "type") == "tool_use")
+        inv.output_length = sum(len(field(b, "text") or "") for b in content if field(b, "type") == "text")
         if capture:
             inv.output_messages = [{"role": "assistant", "parts": _parts(content),
                                     "finish_reason": _FINISH.get(str(stop), str(stop or "error"))}]
@@ -150,7 +209,7 @@ class MessagesMapping:
 class MessagesStreamAccumulator:
     """Folds raw ``RawMessageStreamEvent`` objects into response fields."""
 
-    __slots__ = ("_blocks", "_capture", "_inv", "_length", "_stop", "_tools")
+    __slots__ = ("_blocks", "_capture", "_inv", "_length", "_stop", "_tools", "_usage")
 
     def __init__(self, inv: LLMInvocation, capture: bool) -> None:
         self._inv = inv
@@ -159,6 +218,9 @@ class MessagesStreamAccumulator:
         self._length = 0
         self._tools = 0
         self._stop: str | None = None
+        # Usage fields as last reported: message_start gives the input side, message_delta the
+        # cumulative counts, where a field may be null; a null must not erase an earlier value.
+        self._usage: dict[str, int] = {}
 
     def on_chunk(self, event: Any) -> None:
         """Hot path: one call per stream event."""
@@ -173,6 +235,8 @@ class MessagesStreamAccumulator:
                     self._block(event)["text"].append(text)
             elif dtype == "input_json_delta" and self._capture:
                 self._block(event)["json"].append(field(delta, "partial_json") or "")
+            elif dtype == "thinking_delta" and self._capture:
+                self._block(event)["text"].append(field(delta, "thinking") or "")
         elif kind == "content_block_start":
             block = field(event, "content_block")
             btype = field(block, "type")
@@ -187,20 +251,20 @@ class MessagesStreamAccumulator:
             message = field(event, "message")
             self._inv.response_id = field(message, "id")
             self._inv.response_model = field(message, "model")
-            apply_usage(self._inv, field(message, "usage"))
+            self._merge_usage(field(message, "usage"))
         elif kind == "message_delta":
             stop = field(field(event, "delta"), "stop_reason")
             if stop:
                 self._stop = str(stop)
-            usage = field(event, "usage")
-            if usage is not None:
-                out = field(usage, "output_tokens")
-                if isinstance(out, int):
-                    self._inv.output_tokens = out
-                if isinstance(field(usage, "input_tokens"), int):
-                    apply_usage(self._inv, usage)
-                    if isinstance(out, int):
-                        self._inv.output_tokens = out
+            self._merge_usage(field(event, "usage"))
+
+    def _merge_usage(self, usage: Any) -> None:
+        if usage is None:
+            return
+        for key in _USAGE_KEYS:
+            value = field(usage, key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                self._usage[key] = value
 
     def _block(self, event: Any) -> dict[str, Any]:
         index = field(event, "index") or 0
@@ -214,6 +278,7 @@ class MessagesStreamAccumulator:
         inv = self._inv
         inv.output_length = self._length
         inv.tool_call_count = self._tools
+        apply_usage(inv, self._usage or None)
         if self._stop:
             inv.finish_reasons = [self._stop]
         if self._capture:
@@ -229,5 +294,9 @@ class MessagesStreamAccumulator:
                     parts.append({"type": "tool_call", "id": slot["id"], "name": slot["name"], "arguments": args})
                 elif slot["type"] == "text":
                     parts.append({"type": "text", "content": "".join(slot["text"])})
+                elif slot["type"] == "thinking":
+                    parts.append({"type": "reasoning", "content": "".join(slot["text"])})
+                elif slot["type"] is not None:
+                    parts.append({"type": str(slot["type"])})
             inv.output_messages = [{"role": "assistant", "parts": parts,
                                     "finish_reason": _FINISH.get(self._stop or "", self._stop or "error")}]
