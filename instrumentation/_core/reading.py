@@ -27,3 +27,23 @@ def server_of(instance: Any) -> tuple[str | None, int | None]:
         scheme = getattr(url, "scheme", "https")
         port = 443 if scheme == "https" else 80 if scheme == "http" else None
     return host, port
+
+
+_RAW_RESPONSES = frozenset({"APIResponse", "AsyncAPIResponse", "LegacyAPIResponse"})
+
+
+def raw_response_body(result: Any, streamed: bool = False) -> Any:
+    """The decoded JSON body behind ``.with_raw_response.create(...)``, else ``result`` unchanged.
+
+    That surface (read for its headers, by frameworks among others) returns the SDK's HTTP
+    response wrapper instead of the model, so without this the span would carry no response
+    attributes. The already-read body is decoded rather than calling ``parse()``, which is a
+    coroutine on async clients and must stay the application's to call. A streamed raw response,
+    or one whose body was not read (``with_streaming_response``), is left alone.
+    """
+    if streamed or type(result).__name__ not in _RAW_RESPONSES:
+        return result
+    try:
+        return result.http_response.json()
+    except Exception:
+        return result

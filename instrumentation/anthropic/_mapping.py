@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from driftline.instrumentation._core.invocation import LLMInvocation
-from driftline.instrumentation._core.reading import field, server_of
+from driftline.instrumentation._core.reading import field, raw_response_body, server_of
 from driftline.semconv import names
 
 # Anthropic stop reasons → the finish_reason vocabulary of the conventions' output-message schema.
@@ -50,25 +50,6 @@ def _request_body(kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(extra, Mapping) or not extra:
         return kwargs
     return {**kwargs, **{k: v for k, v in extra.items() if k != "stream"}}
-
-
-_RAW_RESPONSES = frozenset({"APIResponse", "AsyncAPIResponse", "LegacyAPIResponse"})
-
-
-def _raw_response_body(result: Any) -> Any:
-    """The Message JSON behind ``messages.with_raw_response.create()``, else ``result`` unchanged.
-
-    That surface (read for its headers, by frameworks among others) returns the HTTP response
-    wrapper instead of the ``Message``; without this the span would carry no response attributes.
-    The already-read body is decoded rather than calling ``parse()``, which is a coroutine on the
-    async client and must stay the application's to call. (Streamed raw responses never get here.)
-    """
-    if type(result).__name__ not in _RAW_RESPONSES:
-        return result
-    try:
-        return result.http_response.json()
-    except Exception:  # body not read (``with_streaming_response``): nothing to record
-        return result
 
 
 def _parts(content: Any) -> list[dict[str, Any]]:
@@ -181,7 +162,7 @@ class MessagesMapping:
     def response(self, inv: LLMInvocation, result: Any, capture: bool) -> None:
         """Fill response fields from a ``Message``."""
         if not inv.stream:
-            result = _raw_response_body(result)
+            result = raw_response_body(result)
         inv.response_id = field(result, "id")
         inv.response_model = field(result, "model")
         apply_usage(inv, field(result, "usage"))

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from driftline.instrumentation._core.invocation import LLMInvocation
+from driftline.instrumentation._core.reading import raw_response_body
 from driftline.semconv import names
 
 from ._common import (
@@ -15,7 +16,6 @@ from ._common import (
     sampling_attributes,
     server_of,
     text_parts,
-    unwrap_raw_response,
 )
 
 
@@ -111,7 +111,7 @@ class ChatMapping:
 
     def response(self, inv: LLMInvocation, result: Any, capture: bool) -> None:
         """Fill response fields from a ``ChatCompletion``."""
-        result = unwrap_raw_response(result, inv.stream)
+        result = raw_response_body(result, inv.stream)
         inv.response_id = field(result, "id")
         inv.response_model = field(result, "model")
         apply_usage(inv, field(result, "usage"))

@@ -12,21 +12,7 @@ from driftline.instrumentation._core.reading import field, server_of
 from driftline.semconv import names
 
 __all__ = ["field", "media_part", "output_type", "parse_arguments", "sampling_attributes", "server_of",
-           "text_parts", "unwrap_raw_response"]
-
-
-def unwrap_raw_response(result: Any, streamed: bool) -> Any:
-    """The SDK object behind ``with_raw_response.create(...)``, else ``result`` unchanged.
-
-    That surface (used by LangChain, among others, to read headers) returns a ``LegacyAPIResponse``
-    instead of the ``ChatCompletion``/``Response``/embeddings model, so without this the span would
-    carry no response attributes at all. Its ``parse()`` caches per type, so the application's own
-    ``parse()`` later gets this very object. A streamed raw response is left alone: parsing it would
-    build the ``Stream`` the application has yet to iterate.
-    """
-    if not streamed and type(result).__name__ == "LegacyAPIResponse":
-        return result.parse()
-    return result
+           "text_parts"]
 
 
 def sampling_attributes(kwargs: Mapping[str, Any], *, max_tokens_keys: tuple[str, ...]) -> dict[str, AttributeValue]:

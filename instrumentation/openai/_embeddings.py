@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from driftline.instrumentation._core.invocation import LLMInvocation
+from driftline.instrumentation._core.reading import raw_response_body
 from driftline.semconv import names
 
-from ._common import field, server_of, unwrap_raw_response
+from ._common import field, server_of
 
 
 def base64_float32_count(text: str) -> int:
@@ -41,7 +42,7 @@ class EmbeddingsMapping:
 
     def response(self, inv: LLMInvocation, result: Any, capture: bool) -> None:
         """Fill model, usage and dimension count from a ``CreateEmbeddingResponse``."""
-        result = unwrap_raw_response(result, False)
+        result = raw_response_body(result, False)
         inv.response_model = field(result, "model")
         tokens = field(field(result, "usage"), "prompt_tokens")
         if isinstance(tokens, int):

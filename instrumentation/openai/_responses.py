@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from driftline.instrumentation._core.invocation import LLMInvocation
+from driftline.instrumentation._core.reading import raw_response_body
 from driftline.semconv import names
 
 from ._common import (
@@ -15,7 +16,6 @@ from ._common import (
     sampling_attributes,
     server_of,
     text_parts,
-    unwrap_raw_response,
 )
 
 _TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -144,7 +144,7 @@ class ResponsesMapping:
 
     def response(self, inv: LLMInvocation, result: Any, capture: bool) -> None:
         """Fill response fields from a ``Response``."""
-        apply_response(inv, unwrap_raw_response(result, inv.stream), capture)
+        apply_response(inv, raw_response_body(result, inv.stream), capture)
 
     def is_stream(self, result: Any) -> bool:
         """Streams of Responses events."""
