@@ -5,28 +5,51 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+_MISSING = object()
+
 
 def field(obj: Any, key: str) -> Any:
-    """``obj[key]`` for mappings, ``obj.key`` for SDK models, None when absent."""
-    if obj is None:
-        return None
+    """``obj[key]`` for mappings, ``obj.key`` for SDK models, None when absent.
+
+    Hot path (every response and stream chunk): plain dicts and attribute access are tried
+    before the comparatively slow ``Mapping`` ABC check.
+    """
+    if type(obj) is dict:
+        return obj.get(key)
+    value = getattr(obj, key, _MISSING)
+    if value is not _MISSING:
+        return value
     if isinstance(obj, Mapping):
         return obj.get(key)
-    return getattr(obj, key, None)
+    return None
 
 
 def server_of(instance: Any) -> tuple[str | None, int | None]:
-    """(host, port) of the SDK client behind a resource object, from its ``base_url``."""
+    """(host, port) of the SDK client behind a resource object, from its ``base_url``.
+
+    Cached per URL object (clients keep theirs), since parsing host and port costs more than the
+    rest of the request mapping together.
+    """
     client = getattr(instance, "_client", None)
     url = getattr(client, "base_url", None)
     if url is None:
         return None, None
+    cached = _SERVERS.get(id(url))
+    if cached is not None and cached[0] is url:
+        return cached[1]
     host = getattr(url, "host", None) or None
     port = getattr(url, "port", None)
     if port is None:
         scheme = getattr(url, "scheme", "https")
         port = 443 if scheme == "https" else 80 if scheme == "http" else None
+    if len(_SERVERS) > 256:
+        _SERVERS.clear()
+    _SERVERS[id(url)] = (url, (host, port))
     return host, port
+
+
+# id(url) -> (url, (host, port)); holding the URL keeps its id from being reused while cached.
+_SERVERS: dict[int, tuple[Any, tuple[str | None, int | None]]] = {}
 
 
 _RAW_RESPONSES = frozenset({"APIResponse", "AsyncAPIResponse", "LegacyAPIResponse"})
