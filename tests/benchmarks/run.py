@@ -1,0 +1,160 @@
+"""``python -m tests.benchmarks.run`` (``make bench``): measure, then write ``docs/performance.md``.
+
+Full run: driftline's worker (driftline, the two floors, uninstrumented) in this interpreter's
+environment, then each peer's worker in its own ``.bench/<peer>`` virtualenv (created on first use),
+then the zero-code start-up measurement in ``.bench/auto``; one at a time, so no two measurements
+share the VM's two cores. A peer that cannot be installed or does not record is reported as not
+measured, with the reason, instead of failing the run.
+
+``--quick``: driftline vs the floors only, a few rounds, no virtualenvs (a CI smoke test, < 20 s).
+``--profile``: print where driftline's per-call time goes (see :mod:`.breakdown`), write nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import startup
+from .peers import PEERS, Peer, ensure
+from .report import BenchRun, WorkerResult, render
+from .venvs import REPO, SetupError
+
+DEFAULT_OUT = REPO / "docs" / "performance.md"
+_WORKER_TIMEOUT_S = 1800
+_CONTENT_ENV = ("OTEL_", "DRIFTLINE_", "TRACELOOP_", "OPENINFERENCE_")
+
+
+@dataclass
+class Settings:
+    """How much to measure."""
+
+    rounds: int
+    calls: int
+    warmup: int
+    startup_runs: int
+    quick: bool
+
+
+def _worker_env(content_off: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(_CONTENT_ENV) and k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(content_off)
+    return env
+
+
+def _loadavg() -> float | None:
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def run_worker(python: Path | str, who: list[str], content_off: dict[str, str], settings: Settings,
+               label: str) -> WorkerResult:
+    """Run one worker process and parse its JSON; failures become a result with ``error`` set."""
+    cmd = [str(python), "-m", "tests.benchmarks.worker", *who, "--rounds", str(settings.rounds),
+           "--calls", str(settings.calls), "--warmup", str(settings.warmup)]
+    load_before = _loadavg()
+    try:
+        proc = subprocess.run(cmd, cwd=REPO, env=_worker_env(content_off), capture_output=True, text=True,
+                              timeout=_WORKER_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        return WorkerResult(label, None, f"worker timed out after {_WORKER_TIMEOUT_S} s", content_off)
+    lines = proc.stdout.strip().splitlines()
+    try:
+        data: dict[str, Any] = json.loads(lines[-1]) if lines else {}
+    except json.JSONDecodeError:
+        data = {}
+    if proc.returncode != 0 or "error" in data or not data:
+        reason = data.get("error") or " | ".join(proc.stderr.strip().splitlines()[-3:]) or f"exit {proc.returncode}"
+        return WorkerResult(label, None, reason, content_off)
+    data["load_before"] = load_before
+    data["load_after"] = _loadavg()
+    return WorkerResult(label, data, None, content_off)
+
+
+def _driftline_content_off() -> dict[str, str]:
+    from driftline.semconv import names
+
+    return {names.ENV_CAPTURE_MESSAGE_CONTENT: "NO_CONTENT"}
+
+
+def _run_peer(peer: Peer, settings: Settings, log: list[str]) -> WorkerResult:
+    try:
+        versions = ensure(peer, log)
+    except SetupError as exc:
+        return WorkerResult(peer.key, None, f"could not be installed: {exc}", peer.content_off)
+    result = run_worker(peer.venv.python, ["--peer", peer.target, "--name", peer.key], peer.content_off, settings,
+                        peer.key)
+    result.installed = versions
+    return result
+
+
+def measure(settings: Settings, log: list[str]) -> BenchRun:
+    """Everything the report needs, measured one process at a time."""
+    started = time.monotonic()
+    driftline = run_worker(sys.executable, ["--driftline"], _driftline_content_off(), settings, "driftline")
+    print(f"driftline worker: {'ok' if driftline.data else driftline.error}", file=sys.stderr, flush=True)
+    peers: list[tuple[Peer, WorkerResult]] = []
+    startup_result: startup.StartupResult | None = None
+    startup_error: str | None = "not measured in --quick mode" if settings.quick else None
+    if not settings.quick:
+        for peer in PEERS:
+            result = _run_peer(peer, settings, log)
+            print(f"{peer.key} worker: {'ok' if result.data else result.error}", file=sys.stderr, flush=True)
+            peers.append((peer, result))
+        try:
+            startup_result = startup.measure(settings.startup_runs, log)
+        except (SetupError, subprocess.SubprocessError) as exc:
+            startup_error = str(exc)
+        print(f"start-up: {'ok' if startup_result else startup_error}", file=sys.stderr, flush=True)
+    return BenchRun(quick=settings.quick, rounds=settings.rounds, calls=settings.calls,
+                    startup_runs=settings.startup_runs, driftline=driftline, peers=peers, startup=startup_result,
+                    startup_error=startup_error, elapsed_s=time.monotonic() - started, log=log)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, measure, write the report (exit 1 if driftline itself could not be measured)."""
+    parser = argparse.ArgumentParser(description="Driftline benchmarks → docs/performance.md")
+    parser.add_argument("--quick", action="store_true", help="driftline vs floor only, few rounds, no venvs")
+    parser.add_argument("--out", type=Path, default=None, help=f"report path (default {DEFAULT_OUT})")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds per worker")
+    parser.add_argument("--calls", type=int, default=None, help="calls per contender, variant and round")
+    parser.add_argument("--startup-runs", type=int, default=40, help="runs per start-up variant (>= 30)")
+    parser.add_argument("--profile", action="store_true", help="print driftline's per-call breakdown and exit")
+    args = parser.parse_args(argv)
+    if args.startup_runs < 30:
+        parser.error("--startup-runs must be at least 30")
+    if args.profile:
+        from . import breakdown
+
+        return breakdown.main([])
+    settings = Settings(
+        rounds=args.rounds or (20 if args.quick else 300),
+        calls=args.calls or (5 if args.quick else 10),
+        warmup=10 if args.quick else 100,
+        startup_runs=args.startup_runs,
+        quick=args.quick,
+    )
+    out: Path = args.out or DEFAULT_OUT
+    log: list[str] = []
+    run = measure(settings, log)
+    for line in log:
+        print(line, file=sys.stderr)
+    text = render(run)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(f"wrote {out} in {run.elapsed_s:.0f} s", file=sys.stderr)
+    return 0 if run.driftline.data else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
