@@ -9,7 +9,6 @@ objects — mappings translated them already.
 from __future__ import annotations
 
 import timeit
-from collections.abc import Callable
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -19,6 +18,7 @@ from opentelemetry.util.types import AttributeValue
 
 from driftline.semconv import names
 
+from . import first_use
 from .config import Settings
 from .content import ContentScrubber, to_json
 from .invocation import LLMInvocation
@@ -30,18 +30,6 @@ _now = timeit.default_timer
 IN_CALL_KEY = otel_context.create_key("driftline-genai-call")
 """Context key set while a driftline-recorded call runs, so an SDK helper that calls another
 patched method internally (``parse`` → ``create``) yields one span, not two."""
-
-first_use_hook: list[Callable[[], None]] = []
-"""Callables run once, on the first span driftline starts (auto-activation configures the SDK
-lazily there, so an application that sets its own TracerProvider at start-up keeps it)."""
-
-
-def _run_first_use_hooks() -> None:
-    hooks = list(first_use_hook)
-    first_use_hook.clear()
-    for hook in hooks:
-        hook()
-
 
 def error_type(exc: BaseException) -> str:
     """Low-cardinality ``error.type``: the exception class, qualified by its top-level package."""
@@ -72,8 +60,10 @@ class GenAIRecorder:
 
     def start(self, inv: LLMInvocation) -> None:
         """Open the CLIENT span with the request attributes and the custom (static + scoped) ones."""
-        if first_use_hook:
-            _run_first_use_hooks()
+        if first_use.hooks:
+            # Auto-activation configures the SDK here, lazily, so an application that installs
+            # its own TracerProvider at start-up keeps it.
+            first_use.run_hooks()
         # Custom attributes first (scoped over static), then driftline's own: a custom attribute
         # that happens to reuse a convention name cannot falsify what the call actually was.
         static = self.settings.static_attributes

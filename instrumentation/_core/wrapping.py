@@ -13,7 +13,7 @@ garbage collected unconsumed (``weakref.finalize``).
 from __future__ import annotations
 
 import asyncio
-import weakref
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, Protocol
@@ -188,10 +188,10 @@ def async_wrapper(binding: Binding, mapping: ProviderMapping) -> Callable[..., A
 
 
 class StreamState:
-    """Everything a stream proxy needs to end its span, held apart from the proxy so a
-    ``weakref.finalize`` on the proxy can end the span without keeping the proxy alive."""
+    """Everything a stream proxy needs to end its span, held apart from the proxy (no reference
+    back to it), so the proxy's collection can end the span without a cycle keeping it alive."""
 
-    __slots__ = ("acc", "done", "finalizer", "inv", "mapping", "rec")
+    __slots__ = ("acc", "done", "inv", "mapping", "rec")
 
     def __init__(self, rec: GenAIRecorder, mapping: ProviderMapping, inv: LLMInvocation,
                  acc: StreamAccumulator) -> None:
@@ -200,7 +200,6 @@ class StreamState:
         self.inv = inv
         self.acc = acc
         self.done = False
-        self.finalizer: weakref.finalize[Any, Any] | None = None
 
     def chunk(self, item: Any) -> None:
         """Account for one chunk; never raises."""
@@ -218,9 +217,6 @@ class StreamState:
         if self.done:
             return
         self.done = True
-        if self.finalizer is not None:
-            self.finalizer.detach()
-            self.finalizer = None
         self.inv.stream_end_reason = reason
         try:
             self.acc.finish()
@@ -235,10 +231,14 @@ class StreamState:
             report_fault(f"{self.mapping.name}.stream_end")
 
 
-def _attach_finalizer(proxy: object, state: StreamState) -> None:
-    finalizer = weakref.finalize(proxy, state.end, names.STREAM_END_GARBAGE_COLLECTED)
-    finalizer.atexit = False
-    state.finalizer = finalizer
+def _collected(state: StreamState) -> None:
+    """End the span of a stream proxy being garbage collected unconsumed (never raises).
+
+    Called from the proxies' ``__del__`` (cheaper per stream than ``weakref.finalize``); nothing is
+    done while the interpreter shuts down, when the SDK's exporters may already be gone.
+    """
+    if not state.done and not sys.is_finalizing():
+        state.end(names.STREAM_END_GARBAGE_COLLECTED)
 
 
 class _ClosingResponse(wrapt.ObjectProxy[Any]):
@@ -287,7 +287,9 @@ class SyncStreamProxy(wrapt.ObjectProxy[Any]):
         super().__init__(wrapped)
         self._self_state = state
         self._self_response: Any = None
-        _attach_finalizer(self, state)
+
+    def __del__(self) -> None:
+        _collected(self._self_state)
 
     @property
     def response(self) -> Any:
@@ -342,7 +344,9 @@ class AsyncStreamProxy(wrapt.ObjectProxy[Any]):
         super().__init__(wrapped)
         self._self_state = state
         self._self_response: Any = None
-        _attach_finalizer(self, state)
+
+    def __del__(self) -> None:
+        _collected(self._self_state)
 
     @property
     def response(self) -> Any:

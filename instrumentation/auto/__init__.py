@@ -54,16 +54,16 @@ def activate() -> None:
     try:
         if os.environ.get(names.ENV_SDK_DISABLED, "").strip().lower() in _TRUE:
             return
-        import wrapt
+        from driftline.instrumentation._core import first_use
 
+        from ._import_hook import when_imported
+
+        first_use.hooks.append(configure_sdk)
         disabled = _disabled_names()
         for library, (ep_name, target) in SUPPORTED.items():
             if ep_name in disabled or library in disabled:
                 continue
-            wrapt.register_post_import_hook(_instrument_hook(target), library)
-        from driftline.instrumentation._core.recorder import first_use_hook
-
-        first_use_hook.append(configure_sdk)
+            when_imported(library, _instrument_hook(target))
     except Exception:
         _log.warning("driftline: auto-instrumentation could not start", exc_info=True)
 
@@ -75,7 +75,9 @@ def _instrument_hook(target: str) -> Callable[[object], None]:
 
             module_name, _, class_name = target.partition(":")
             instrumentor = getattr(importlib.import_module(module_name), class_name)()
-            instrumentor.instrument()
+            # The library was just imported, so it is present; its version is checked by the
+            # patches themselves (absent methods are skipped), not by a metadata scan at start-up.
+            instrumentor.instrument(skip_dep_check=True)
         except Exception:
             _log.warning("driftline: could not instrument %s", target, exc_info=True)
 
