@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import Any
 
 _MISSING = object()
@@ -22,6 +23,15 @@ def field(obj: Any, key: str) -> Any:
     if isinstance(obj, Mapping):
         return obj.get(key)
     return None
+
+
+def as_attributes(value: Any) -> Any:
+    """A recursive attribute view of mappings (lists too), for hot paths written with ``getattr``."""
+    if isinstance(value, Mapping):
+        return SimpleNamespace(**{str(k): as_attributes(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [as_attributes(v) for v in value]
+    return value
 
 
 def server_of(instance: Any) -> tuple[str | None, int | None]:

@@ -213,14 +213,16 @@ class GenAIRecorder:
                 attrs[names.SERVER_PORT] = inv.server_port
         if etype:
             attrs[names.ERROR_TYPE] = etype
-        # Measurements use the ambient context (no explicit span context): exemplar sampling then
-        # behaves as for any hand-written instrumentation, and the hot path stays at the floor.
+        # The span's context makes exemplars point at this call's trace (metrics → trace links).
+        ctx = inv.context
         metrics = self._metrics
-        metrics.duration.record(_now() - inv.start_perf, attrs)
+        metrics.duration.record(_now() - inv.start_perf, attrs, context=ctx)
         if inv.time_to_first_chunk is not None:
-            metrics.time_to_first_chunk.record(inv.time_to_first_chunk, attrs)
+            metrics.time_to_first_chunk.record(inv.time_to_first_chunk, attrs, context=ctx)
         if inv.input_tokens is not None:
-            metrics.token_usage.record(inv.input_tokens, {**attrs, names.GEN_AI_TOKEN_TYPE: names.TOKEN_TYPE_INPUT})
+            metrics.token_usage.record(
+                inv.input_tokens, {**attrs, names.GEN_AI_TOKEN_TYPE: names.TOKEN_TYPE_INPUT}, context=ctx)
         if inv.output_tokens is not None:
-            metrics.token_usage.record(inv.output_tokens, {**attrs, names.GEN_AI_TOKEN_TYPE: names.TOKEN_TYPE_OUTPUT})
+            metrics.token_usage.record(
+                inv.output_tokens, {**attrs, names.GEN_AI_TOKEN_TYPE: names.TOKEN_TYPE_OUTPUT}, context=ctx)
 

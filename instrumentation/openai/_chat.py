@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from driftline.instrumentation._core.invocation import LLMInvocation
-from driftline.instrumentation._core.reading import raw_response_body
+from driftline.instrumentation._core.reading import as_attributes, raw_response_body
 from driftline.semconv import names
 
 from ._common import (
@@ -177,40 +177,57 @@ class ChatStreamAccumulator:
         self._length = 0
 
     def on_chunk(self, chunk: Any) -> None:
-        """Hot path: one call per streamed chunk."""
+        """Hot path: one call per streamed chunk.
+
+        SDK chunks are pydantic models, read with plain ``getattr`` (the generic :func:`field`
+        costs more than the rest of this method); a mapping chunk is viewed as attributes first.
+        """
+        if type(chunk) is dict or (not hasattr(chunk, "choices") and isinstance(chunk, Mapping)):
+            chunk = as_attributes(chunk)
         inv = self._inv
         if inv.response_id is None:
-            inv.response_id = field(chunk, "id")
-            inv.response_model = field(chunk, "model")
-        usage = field(chunk, "usage")
+            inv.response_id = getattr(chunk, "id", None)
+            inv.response_model = getattr(chunk, "model", None)
+        usage = getattr(chunk, "usage", None)
         if usage is not None:
             apply_usage(inv, usage)
-        for c in field(chunk, "choices") or ():
-            index = field(c, "index") or 0
+        choices = getattr(chunk, "choices", None)
+        if not choices:
+            return
+        for c in choices:
+            index = getattr(c, "index", 0) or 0
             choice = self._choices.get(index)
             if choice is None:
                 choice = self._choices[index] = _Choice()
-            delta = field(c, "delta")
-            text = field(delta, "content")
+            delta = getattr(c, "delta", None)
+            text = getattr(delta, "content", None)
             if text:
                 self._length += len(text)
                 if self._capture:
                     choice.text.append(text)
-            for call in field(delta, "tool_calls") or ():
-                call_index = field(call, "index") or 0
-                slot = choice.tool_calls.get(call_index)
-                if slot is None:
-                    slot = choice.tool_calls[call_index] = {"id": None, "name": None, "arguments": []}
-                if field(call, "id"):
-                    slot["id"] = field(call, "id")
-                fn = field(call, "function")
-                if field(fn, "name"):
-                    slot["name"] = field(fn, "name")
-                if self._capture and field(fn, "arguments"):
-                    slot["arguments"].append(field(fn, "arguments"))
-            reason = field(c, "finish_reason")
+            calls = getattr(delta, "tool_calls", None)
+            if calls:
+                self._tool_call_deltas(choice, calls)
+            reason = getattr(c, "finish_reason", None)
             if reason:
                 choice.finish_reason = str(reason)
+
+    def _tool_call_deltas(self, choice: _Choice, calls: Any) -> None:
+        for call in calls:
+            call_index = getattr(call, "index", 0) or 0
+            slot = choice.tool_calls.get(call_index)
+            if slot is None:
+                slot = choice.tool_calls[call_index] = {"id": None, "name": None, "arguments": []}
+            call_id = getattr(call, "id", None)
+            if call_id:
+                slot["id"] = call_id
+            fn = getattr(call, "function", None)
+            name = getattr(fn, "name", None)
+            if name:
+                slot["name"] = name
+            arguments = getattr(fn, "arguments", None)
+            if self._capture and arguments:
+                slot["arguments"].append(arguments)
 
     def finish(self) -> None:
         """Copy accumulated values into the invocation."""
