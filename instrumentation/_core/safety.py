@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
 
 _log = logging.getLogger("driftline.instrumentation")
 _lock = threading.Lock()
@@ -55,12 +54,3 @@ def reset_faults() -> None:
 def add_fault_listener(listener: Callable[[str], None]) -> None:
     """Call ``listener(step)`` on every reported fault."""
     _listeners.append(listener)
-
-
-def guarded(step: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run ``fn(*args, **kwargs)``; on any ``Exception`` report it under ``step`` and return None."""
-    try:
-        return fn(*args, **kwargs)
-    except Exception:
-        report_fault(step)
-        return None

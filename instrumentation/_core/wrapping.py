@@ -7,7 +7,7 @@ exception propagates untouched.
 
 Streams get one span per call, ended exactly once: when iteration completes, raises, is
 cancelled, when the stream is closed or its context manager exits, or when the stream is
-garbage collected unconsumed (``weakref.finalize``).
+garbage collected unconsumed (the proxy's ``__del__``).
 """
 
 from __future__ import annotations
