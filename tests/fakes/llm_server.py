@@ -644,30 +644,6 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Silenced: the fake server never writes access logs."""
 
-    def do_GET(self) -> None:
-        """Route a GET request (always 404)."""
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        """Route a POST request."""
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        """Route a PUT request (always 404)."""
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        """Route a PATCH request (always 404)."""
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        """Route a DELETE request (always 404)."""
-        self._dispatch()
-
-    def do_OPTIONS(self) -> None:
-        """Route an OPTIONS request (always 404)."""
-        self._dispatch()
-
     # ---------------------------------------------------------------- plumbing
 
     def _read_body(self) -> bytes:
@@ -743,6 +719,9 @@ class _Handler(BaseHTTPRequestHandler):
                     pass
         finally:
             owner._end_request()
+
+    # Every verb goes through _dispatch; only POST has routes, so the others always answer 404.
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _dispatch
 
     def _send_json(self, status: int, payload: JSONDict, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()

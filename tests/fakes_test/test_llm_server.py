@@ -10,9 +10,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anthropic
 import httpx2
@@ -669,6 +669,19 @@ async def test_messages_async(aant: anthropic.AsyncAnthropic) -> None:
 
 # --------------------------------------------------------------------------- errors
 
+StatusErrorT = TypeVar("StatusErrorT", openai.APIStatusError, anthropic.APIStatusError)
+
+
+def raised_status_error(error_class: type[StatusErrorT], status: int, call: Callable[[str], object]) -> StatusErrorT:
+    """The ``error_class`` that ``call(text)`` raises when sent the prompt ``text`` = ``[[error:<status>]]``,
+    with its status and ``retry-after`` header (``0`` for 429 only) checked."""
+    with pytest.raises(error_class) as caught:
+        call(f"[[error:{status}]]")
+    error = caught.value
+    assert error.status_code == status
+    assert error.response.headers.get("retry-after") == ("0" if status == 429 else None)
+    return error
+
 
 OPENAI_ERRORS = [
     (400, openai.BadRequestError, "invalid_request_error"),
@@ -685,14 +698,12 @@ OPENAI_ERRORS = [
 def test_openai_error_directive(
     oai: openai.OpenAI, status: int, error_class: type[openai.APIStatusError], error_type: str
 ) -> None:
-    with pytest.raises(error_class) as caught:
-        oai.chat.completions.create(model="m", messages=[user(f"[[error:{status}]]")])
-    error = caught.value
-    assert error.status_code == status
+    error = raised_status_error(
+        error_class, status, lambda text: oai.chat.completions.create(model="m", messages=[user(text)])
+    )
     assert error.type == error_type
     assert isinstance(error.body, dict)
     assert set(error.body) == {"message", "type", "param", "code"}
-    assert error.response.headers.get("retry-after") == ("0" if status == 429 else None)
 
 
 def test_openai_error_directive_other_endpoints(oai: openai.OpenAI) -> None:
@@ -722,14 +733,12 @@ ANTHROPIC_ERRORS = [
 def test_anthropic_error_directive(
     ant: anthropic.Anthropic, status: int, error_class: type[anthropic.APIStatusError], error_type: str
 ) -> None:
-    with pytest.raises(error_class) as caught:
-        ant.messages.create(model="m", max_tokens=5, messages=[user(f"[[error:{status}]]")])
-    error = caught.value
-    assert error.status_code == status
+    error = raised_status_error(
+        error_class, status, lambda text: ant.messages.create(model="m", max_tokens=5, messages=[user(text)])
+    )
     assert isinstance(error.body, dict)
     assert error.body["type"] == "error"
     assert error.body["error"]["type"] == error_type
-    assert error.response.headers.get("retry-after") == ("0" if status == 429 else None)
 
 
 def test_anthropic_error_directive_streaming(ant: anthropic.Anthropic) -> None:

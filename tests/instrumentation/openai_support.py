@@ -1,13 +1,12 @@
-"""Helpers shared by the ``test_openai_*`` modules: one way to call the real SDK, sync or async,
-and small readers over what the ``telemetry`` fixture captured.
+"""OpenAI specifics for the ``test_openai_*`` modules: the models, metric readers, and
+:class:`Caller`, which calls the real ``openai`` SDK, sync or async, against the fake provider.
+What the Anthropic tests share too lives in :mod:`tests.instrumentation.sdk_support`.
 
 Not a ``test_*`` module on purpose: it holds no tests, only what several of them share.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import openai
@@ -15,41 +14,15 @@ from opentelemetry.sdk.metrics.export import Histogram, HistogramDataPoint
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.util.types import Attributes
 
-from driftline.semconv import names
-from tests.fakes.llm_server import MODEL_SUFFIX, FakeLLMServer
+from tests.fakes.llm_server import FakeLLMServer
+from tests.instrumentation.sdk_support import SdkCaller, only_span_of, user
 
 if TYPE_CHECKING:
     from tests.conftest import Telemetry
 
 CHAT_MODEL = "gpt-4o"
 EMBEDDING_MODEL = "text-embedding-3-small"
-
-CONTENT_KEYS = (names.GEN_AI_INPUT_MESSAGES, names.GEN_AI_OUTPUT_MESSAGES, names.GEN_AI_SYSTEM_INSTRUCTIONS,
-                names.GEN_AI_TOOL_DEFINITIONS)
-"""Every attribute that carries prompt or completion content."""
-
-SPAN_ONLY = {names.ENV_CAPTURE_MESSAGE_CONTENT: "SPAN_ONLY"}
-"""``telemetry(**SPAN_ONLY)`` captures content on spans."""
-
-
-def attrs(span: ReadableSpan) -> dict[str, Any]:
-    """A span's attributes as a plain dict (sequences stay tuples)."""
-    return dict(span.attributes or {})
-
-
-def words(*texts: str) -> int:
-    """Tokens as the fake provider counts them: whitespace-separated words."""
-    return sum(len(t.split()) for t in texts)
-
-
-def response_model(model: str = CHAT_MODEL) -> str:
-    """The ``model`` the fake answers with for a requested ``model``."""
-    return model + MODEL_SUFFIX
-
-
-def user(text: str) -> list[dict[str, Any]]:
-    """A one-message chat history."""
-    return [{"role": "user", "content": text}]
+SCOPE = "driftline.instrumentation.openai"
 
 
 def histogram(tel: Telemetry, name: str) -> tuple[str | None, list[HistogramDataPoint]]:
@@ -69,48 +42,16 @@ def point_attrs(point: Any) -> dict[str, Any]:
 
 
 def only_llm_span(tel: Telemetry) -> ReadableSpan:
-    """The one span of the test, which must also have been ended exactly once.
-
-    Ending records ``gen_ai.client.operation.duration`` once, so one histogram measurement in
-    total proves that no second end slipped past the recorder's guard.
-    """
-    span = tel.only_span()
-    assert span.instrumentation_scope is not None
-    assert span.instrumentation_scope.name == "driftline.instrumentation.openai"
-    assert sum(p.count for p in tel.metric_points(names.GEN_AI_CLIENT_OPERATION_DURATION)) == 1
-    return span
+    """The one span of the test, which must also have been ended exactly once."""
+    return only_span_of(tel, SCOPE)
 
 
-class Caller:
+class Caller(SdkCaller[openai.OpenAI, openai.AsyncOpenAI]):
     """Runs the same SDK call through ``openai.OpenAI`` or ``openai.AsyncOpenAI`` (``asynchronous``),
     so one test body covers both; streams are consumed with the matching protocol."""
 
     def __init__(self, server: FakeLLMServer, asynchronous: bool) -> None:
-        self.asynchronous = asynchronous
-        options: dict[str, Any] = {"base_url": server.openai_base_url, "api_key": "test", "max_retries": 0}
-        self.client: openai.OpenAI | openai.AsyncOpenAI = (
-            openai.AsyncOpenAI(**options) if asynchronous else openai.OpenAI(**options))
-
-    async def __aenter__(self) -> Caller:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        if isinstance(self.client, openai.AsyncOpenAI):
-            await self.client.close()
-        else:
-            self.client.close()
-
-    def _method(self, path: str) -> Callable[..., Any]:
-        target: Any = self.client
-        for part in path.split("."):
-            target = getattr(target, part)
-        return target  # type: ignore[no-any-return]
-
-    async def __call__(self, path: str, /, **kwargs: Any) -> Any:
-        """``client.<path>(**kwargs)``, awaited for the async client (``path``: ``chat.completions.create``)."""
-        result = self._method(path)(**kwargs)
-        return await result if self.asynchronous else result
+        super().__init__(asynchronous, server.openai_base_url, openai.OpenAI, openai.AsyncOpenAI)
 
     async def chat(self, prompt: str, /, **kwargs: Any) -> Any:
         """``chat.completions.create`` with one user message."""
@@ -119,20 +60,3 @@ class Caller:
     async def responses(self, prompt: str, /, **kwargs: Any) -> Any:
         """``responses.create`` with a string input (``text=`` stays free for the API's own parameter)."""
         return await self("responses.create", model=CHAT_MODEL, input=prompt, **kwargs)
-
-    async def next(self, stream: Any) -> Any:
-        """The next item of a stream."""
-        return await anext(stream) if self.asynchronous else next(stream)
-
-    async def drain(self, stream: Any) -> list[Any]:
-        """Every (remaining) item of a stream."""
-        if self.asynchronous:
-            return [item async for item in stream]
-        return list(stream)
-
-    async def close(self, stream: Any) -> None:
-        """``stream.close()``, awaited for async streams."""
-        if self.asynchronous:
-            await stream.close()
-        else:
-            stream.close()

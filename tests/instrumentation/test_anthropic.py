@@ -5,7 +5,7 @@ back after ``uninstrument()``)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import anthropic
@@ -19,26 +19,19 @@ from driftline.instrumentation.anthropic._mapping import MessagesMapping
 from driftline.semconv import names
 from tests.conftest import Telemetry
 from tests.fakes.llm_server import DEFAULT_REPLY, TOOL_CALL_TOKENS, FakeLLMServer
-from tests.instrumentation.anthropic_support import (
+from tests.instrumentation.anthropic_support import MODEL, NATIVE_SCOPE, SCOPE, Claude, only_llm_span
+from tests.instrumentation.sdk_support import (
     CONTENT_KEYS,
-    MODEL,
-    NATIVE_SCOPE,
-    SCOPE,
     SPAN_ONLY,
-    Claude,
     attrs,
     content,
-    only_llm_span,
     response_model,
+    sdk_fixture,
     user,
     words,
 )
 
-
-@pytest.fixture(params=["sync", "async"])
-async def sdk(request: pytest.FixtureRequest, fake_llm: FakeLLMServer) -> AsyncIterator[Claude]:
-    async with Claude(fake_llm, asynchronous=request.param == "async") as caller:
-        yield caller
+sdk = sdk_fixture(Claude)
 
 
 # -- the span of a plain call ------------------------------------------------------------------------
@@ -65,7 +58,7 @@ async def test_plain_message_span(sdk: Claude, telemetry: Callable[..., Telemetr
         names.SERVER_ADDRESS: "127.0.0.1",
         names.SERVER_PORT: fake_llm.port,
         names.GEN_AI_RESPONSE_ID: message.id,
-        names.GEN_AI_RESPONSE_MODEL: response_model(),
+        names.GEN_AI_RESPONSE_MODEL: response_model(MODEL),
         names.GEN_AI_RESPONSE_FINISH_REASONS: ("end_turn",),
         names.GEN_AI_USAGE_INPUT_TOKENS: words(prompt),
         names.GEN_AI_USAGE_OUTPUT_TOKENS: words(DEFAULT_REPLY),
@@ -290,7 +283,7 @@ async def test_metrics(sdk: Claude, telemetry: Callable[..., Telemetry], fake_ll
         names.GEN_AI_OPERATION_NAME: names.OPERATION_CHAT,
         names.GEN_AI_PROVIDER_NAME: names.PROVIDER_ANTHROPIC,
         names.GEN_AI_REQUEST_MODEL: MODEL,
-        names.GEN_AI_RESPONSE_MODEL: response_model(),
+        names.GEN_AI_RESPONSE_MODEL: response_model(MODEL),
         names.SERVER_ADDRESS: "127.0.0.1",
         names.SERVER_PORT: fake_llm.port,
     }

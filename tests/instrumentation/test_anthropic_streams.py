@@ -22,17 +22,8 @@ from driftline.instrumentation.anthropic._mapping import MessagesStreamAccumulat
 from driftline.semconv import names
 from tests.conftest import Telemetry
 from tests.fakes.llm_server import DEFAULT_REPLY, TOOL_CALL_TOKENS, FakeLLMServer, split_text
-from tests.instrumentation.anthropic_support import (
-    MODEL,
-    SPAN_ONLY,
-    Claude,
-    attrs,
-    content,
-    only_llm_span,
-    response_model,
-    user,
-    words,
-)
+from tests.instrumentation.anthropic_support import MODEL, Claude, only_llm_span
+from tests.instrumentation.sdk_support import SPAN_ONLY, attrs, content, response_model, sdk_fixture, user, words
 
 # message_start, content_block_start, the text deltas, content_block_stop, message_delta,
 # message_stop (the SDK drops "ping" events before the caller sees them).
@@ -44,10 +35,7 @@ def events_for(chunks: int) -> int:
     return FRAME_EVENTS + chunks
 
 
-@pytest.fixture(params=["sync", "async"])
-async def sdk(request: pytest.FixtureRequest, fake_llm: FakeLLMServer) -> AsyncIterator[Claude]:
-    async with Claude(fake_llm, asynchronous=request.param == "async") as caller:
-        yield caller
+sdk = sdk_fixture(Claude)
 
 
 @pytest.fixture
@@ -100,7 +88,7 @@ async def test_create_stream_consumed(sdk: Claude, telemetry: Callable[..., Tele
     span_attrs = stream_span(tel, "completed", events_for(3))
     assert len(events) == events_for(3)
     assert span_attrs[names.GEN_AI_RESPONSE_ID] == events[0].message.id
-    assert span_attrs[names.GEN_AI_RESPONSE_MODEL] == response_model()
+    assert span_attrs[names.GEN_AI_RESPONSE_MODEL] == response_model(MODEL)
     assert span_attrs[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("end_turn",)
     assert span_attrs[names.DRIFTLINE_RESPONSE_OUTPUT_LENGTH] == len(DEFAULT_REPLY)
     assert span_attrs[names.DRIFTLINE_RESPONSE_TOOL_CALL_COUNT] == 0

@@ -20,7 +20,8 @@ from driftline.instrumentation._core.safety import fault_counts
 from driftline.semconv import names
 from tests.conftest import Telemetry
 from tests.fakes.llm_server import DEFAULT_REPLY, FakeLLMServer
-from tests.instrumentation.anthropic_support import CONTENT_KEYS, MODEL, attrs, content, only_llm_span, user
+from tests.instrumentation.anthropic_support import MODEL, only_llm_span
+from tests.instrumentation.sdk_support import CONTENT_KEYS, attrs, content, user
 
 CAPTURE = names.ENV_CAPTURE_MESSAGE_CONTENT
 PROMPT = "What is the capital of France?"

@@ -4,7 +4,7 @@ span shape, request parameters, tool calls, content policy, errors, metrics, raw
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -17,25 +17,10 @@ from driftline.instrumentation.openai import OpenAIInstrumentor
 from driftline.semconv import names
 from tests.conftest import Telemetry
 from tests.fakes.llm_server import DEFAULT_REPLY, TOOL_CALL_TOKENS, FakeLLMServer
-from tests.instrumentation.openai_support import (
-    CHAT_MODEL,
-    CONTENT_KEYS,
-    SPAN_ONLY,
-    Caller,
-    attrs,
-    histogram,
-    only_llm_span,
-    point_attrs,
-    response_model,
-    user,
-    words,
-)
+from tests.instrumentation.openai_support import CHAT_MODEL, Caller, histogram, only_llm_span, point_attrs
+from tests.instrumentation.sdk_support import CONTENT_KEYS, SPAN_ONLY, attrs, response_model, sdk_fixture, user, words
 
-
-@pytest.fixture(params=["sync", "async"])
-async def sdk(request: pytest.FixtureRequest, fake_llm: FakeLLMServer) -> AsyncIterator[Caller]:
-    async with Caller(fake_llm, asynchronous=request.param == "async") as caller:
-        yield caller
+sdk = sdk_fixture(Caller)
 
 
 # -- the span of a plain call ------------------------------------------------------------------------
@@ -59,7 +44,7 @@ async def test_plain_chat_span(sdk: Caller, telemetry: Callable[..., Telemetry],
         names.SERVER_ADDRESS: "127.0.0.1",
         names.SERVER_PORT: fake_llm.port,
         names.GEN_AI_RESPONSE_ID: result.id,
-        names.GEN_AI_RESPONSE_MODEL: response_model(),
+        names.GEN_AI_RESPONSE_MODEL: response_model(CHAT_MODEL),
         names.GEN_AI_RESPONSE_FINISH_REASONS: ("stop",),
         names.GEN_AI_USAGE_INPUT_TOKENS: words(prompt),
         names.GEN_AI_USAGE_OUTPUT_TOKENS: words(DEFAULT_REPLY),
@@ -282,7 +267,7 @@ async def test_duration_and_token_metrics(sdk: Caller, telemetry: Callable[..., 
         names.GEN_AI_OPERATION_NAME: names.OPERATION_CHAT,
         names.GEN_AI_PROVIDER_NAME: names.PROVIDER_OPENAI,
         names.GEN_AI_REQUEST_MODEL: CHAT_MODEL,
-        names.GEN_AI_RESPONSE_MODEL: response_model(),
+        names.GEN_AI_RESPONSE_MODEL: response_model(CHAT_MODEL),
         names.SERVER_ADDRESS: "127.0.0.1",
         names.SERVER_PORT: fake_llm.port,
     }
@@ -322,7 +307,7 @@ async def test_with_raw_response(sdk: Caller, telemetry: Callable[..., Telemetry
     assert completion.choices[0].message.content == DEFAULT_REPLY
     span_attrs = attrs(only_llm_span(tel))
     assert span_attrs[names.GEN_AI_RESPONSE_ID] == completion.id
-    assert span_attrs[names.GEN_AI_RESPONSE_MODEL] == response_model()
+    assert span_attrs[names.GEN_AI_RESPONSE_MODEL] == response_model(CHAT_MODEL)
     assert span_attrs[names.GEN_AI_USAGE_INPUT_TOKENS] == words(prompt)
     assert span_attrs[names.GEN_AI_USAGE_OUTPUT_TOKENS] == words(DEFAULT_REPLY)
     assert raw.parse() is completion  # the SDK's cache still hands out one object

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -12,21 +12,10 @@ from opentelemetry.trace import SpanKind, StatusCode
 from driftline.semconv import names
 from tests.conftest import Telemetry
 from tests.fakes.llm_server import DEFAULT_EMBEDDING_DIMENSIONS, FakeLLMServer
-from tests.instrumentation.openai_support import (
-    EMBEDDING_MODEL,
-    Caller,
-    attrs,
-    only_llm_span,
-    point_attrs,
-    response_model,
-    words,
-)
+from tests.instrumentation.openai_support import EMBEDDING_MODEL, Caller, only_llm_span, point_attrs
+from tests.instrumentation.sdk_support import attrs, response_model, sdk_fixture, words
 
-
-@pytest.fixture(params=["sync", "async"])
-async def sdk(request: pytest.FixtureRequest, fake_llm: FakeLLMServer) -> AsyncIterator[Caller]:
-    async with Caller(fake_llm, asynchronous=request.param == "async") as caller:
-        yield caller
+sdk = sdk_fixture(Caller)
 
 
 async def embed(sdk: Caller, texts: str | list[str], **kwargs: Any) -> Any:

@@ -4,7 +4,7 @@ twice, uninstrumenting back to the SDK's own functions, suppression."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,7 +19,8 @@ from driftline.instrumentation.openai import OpenAIInstrumentor
 from driftline.semconv import names
 from tests.conftest import Telemetry
 from tests.fakes.llm_server import DEFAULT_REPLY, FakeLLMServer
-from tests.instrumentation.openai_support import EMBEDDING_MODEL, Caller, attrs, only_llm_span
+from tests.instrumentation.openai_support import EMBEDDING_MODEL, Caller, only_llm_span
+from tests.instrumentation.sdk_support import attrs, sdk_fixture
 
 PATCHED: list[tuple[type[Any], str]] = [
     (cls, method)
@@ -32,10 +33,7 @@ PATCHED: list[tuple[type[Any], str]] = [
 tracer = trace.get_tracer("tests.openai.instrumentor")
 
 
-@pytest.fixture(params=["sync", "async"])
-async def sdk(request: pytest.FixtureRequest, fake_llm: FakeLLMServer) -> AsyncIterator[Caller]:
-    async with Caller(fake_llm, asynchronous=request.param == "async") as caller:
-        yield caller
+sdk = sdk_fixture(Caller)
 
 
 def assert_child_of(span: ReadableSpan, parent: trace.Span) -> None:

@@ -4,7 +4,7 @@ provider: usage, finish reasons, output length, request parameters and content."
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,22 +13,10 @@ from opentelemetry.trace import SpanKind, StatusCode
 from driftline.semconv import names
 from tests.conftest import Telemetry
 from tests.fakes.llm_server import DEFAULT_REPLY, TOOL_CALL_TOKENS, FakeLLMServer
-from tests.instrumentation.openai_support import (
-    CHAT_MODEL,
-    CONTENT_KEYS,
-    SPAN_ONLY,
-    Caller,
-    attrs,
-    only_llm_span,
-    response_model,
-    words,
-)
+from tests.instrumentation.openai_support import CHAT_MODEL, Caller, only_llm_span
+from tests.instrumentation.sdk_support import CONTENT_KEYS, SPAN_ONLY, attrs, response_model, sdk_fixture, words
 
-
-@pytest.fixture(params=["sync", "async"])
-async def sdk(request: pytest.FixtureRequest, fake_llm: FakeLLMServer) -> AsyncIterator[Caller]:
-    async with Caller(fake_llm, asynchronous=request.param == "async") as caller:
-        yield caller
+sdk = sdk_fixture(Caller)
 
 
 async def respond(sdk: Caller, streamed: bool, **kwargs: Any) -> Any:
@@ -57,7 +45,7 @@ async def test_plain_response_span(sdk: Caller, telemetry: Callable[..., Telemet
         names.SERVER_ADDRESS: "127.0.0.1",
         names.SERVER_PORT: fake_llm.port,
         names.GEN_AI_RESPONSE_ID: response.id,
-        names.GEN_AI_RESPONSE_MODEL: response_model(),
+        names.GEN_AI_RESPONSE_MODEL: response_model(CHAT_MODEL),
         names.GEN_AI_RESPONSE_FINISH_REASONS: ("stop",),
         names.GEN_AI_USAGE_INPUT_TOKENS: words(prompt),
         names.GEN_AI_USAGE_OUTPUT_TOKENS: words(DEFAULT_REPLY),

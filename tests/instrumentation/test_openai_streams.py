@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -17,17 +17,8 @@ from opentelemetry.trace import StatusCode
 from driftline.semconv import names
 from tests.conftest import Telemetry
 from tests.fakes.llm_server import DEFAULT_REPLY, TOOL_CALL_TOKENS, FakeLLMServer
-from tests.instrumentation.openai_support import (
-    CHAT_MODEL,
-    SPAN_ONLY,
-    Caller,
-    attrs,
-    histogram,
-    only_llm_span,
-    response_model,
-    user,
-    words,
-)
+from tests.instrumentation.openai_support import CHAT_MODEL, Caller, histogram, only_llm_span
+from tests.instrumentation.sdk_support import SPAN_ONLY, attrs, response_model, sdk_fixture, user, words
 
 APIS = ["chat", "responses"]
 
@@ -37,10 +28,7 @@ Responses: created, in_progress, item added, part added, 4 deltas, text done, pa
 completed."""
 
 
-@pytest.fixture(params=["sync", "async"])
-async def sdk(request: pytest.FixtureRequest, fake_llm: FakeLLMServer) -> AsyncIterator[Caller]:
-    async with Caller(fake_llm, asynchronous=request.param == "async") as caller:
-        yield caller
+sdk = sdk_fixture(Caller)
 
 
 async def open_stream(sdk: Caller, api: str, text: str, **kwargs: Any) -> Any:
@@ -81,7 +69,7 @@ async def test_fully_consumed(sdk: Caller, telemetry: Callable[..., Telemetry], 
     span = tel.only_span()
     assert span.status.status_code is StatusCode.UNSET
     span_attrs = stream_span(tel, "completed", len(items))
-    assert span_attrs[names.GEN_AI_RESPONSE_MODEL] == response_model()
+    assert span_attrs[names.GEN_AI_RESPONSE_MODEL] == response_model(CHAT_MODEL)
     assert span_attrs[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
     assert span_attrs[names.DRIFTLINE_RESPONSE_OUTPUT_LENGTH] == len(DEFAULT_REPLY)
     assert span_attrs[names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0

@@ -25,7 +25,8 @@ from driftline.instrumentation.anthropic import AnthropicInstrumentor
 from driftline.semconv import names
 from tests.conftest import Telemetry
 from tests.fakes.llm_server import FakeLLMServer
-from tests.instrumentation.anthropic_support import MODEL, SCOPE, attrs, user
+from tests.instrumentation.anthropic_support import MODEL, SCOPE
+from tests.instrumentation.sdk_support import attrs, user
 
 CUSTOM = ("team", "tier", "region", "cost.center", "labels", "flag", "ratio")
 """The custom keys these tests use; ``custom(span)`` shows only those."""
