@@ -270,7 +270,7 @@ class _ClosingResponse(wrapt.ObjectProxy[Any]):
             self._self_state.end(names.STREAM_END_CLOSED)
 
 
-def _closing_response(proxy: SyncStreamProxy | AsyncStreamProxy) -> Any:
+def _closing_response(proxy: _StreamProxy) -> Any:
     cached = proxy._self_response
     if cached is None:
         response = proxy.__wrapped__.response  # AttributeError, as without the proxy, when there is none
@@ -280,8 +280,8 @@ def _closing_response(proxy: SyncStreamProxy | AsyncStreamProxy) -> Any:
     return cached
 
 
-class SyncStreamProxy(wrapt.ObjectProxy[Any]):
-    """Transparent proxy over a synchronous SDK stream that ends the call's span exactly once."""
+class _StreamProxy(wrapt.ObjectProxy[Any]):
+    """What both stream proxies share: the span's state, GC ending, the closing ``response``."""
 
     def __init__(self, wrapped: Any, state: StreamState) -> None:
         super().__init__(wrapped)
@@ -295,6 +295,10 @@ class SyncStreamProxy(wrapt.ObjectProxy[Any]):
     def response(self) -> Any:
         """The SDK stream's HTTP response; closing it ends the span (see :class:`_ClosingResponse`)."""
         return _closing_response(self)
+
+
+class SyncStreamProxy(_StreamProxy):
+    """Transparent proxy over a synchronous SDK stream that ends the call's span exactly once."""
 
     def __iter__(self) -> SyncStreamProxy:
         return self
@@ -337,21 +341,8 @@ class SyncStreamProxy(wrapt.ObjectProxy[Any]):
             self._self_state.end(names.STREAM_END_CLOSED)
 
 
-class AsyncStreamProxy(wrapt.ObjectProxy[Any]):
+class AsyncStreamProxy(_StreamProxy):
     """Transparent proxy over an asynchronous SDK stream that ends the call's span exactly once."""
-
-    def __init__(self, wrapped: Any, state: StreamState) -> None:
-        super().__init__(wrapped)
-        self._self_state = state
-        self._self_response: Any = None
-
-    def __del__(self) -> None:
-        _collected(self._self_state)
-
-    @property
-    def response(self) -> Any:
-        """The SDK stream's HTTP response; closing it ends the span (see :class:`_ClosingResponse`)."""
-        return _closing_response(self)
 
     def __aiter__(self) -> AsyncStreamProxy:
         return self
