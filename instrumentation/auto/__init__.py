@@ -18,14 +18,11 @@ ships the HTTP exporter; install ``opentelemetry-exporter-otlp-proto-grpc`` to u
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from collections.abc import Callable
 
 from driftline.semconv import names
-
-_log = logging.getLogger("driftline.instrumentation")
 
 # library top-level module → (entry-point name, "module:Class")
 SUPPORTED: dict[str, tuple[str, str]] = {
@@ -37,6 +34,13 @@ _activated = False
 _lock = threading.Lock()
 
 _TRUE = ("1", "true", "yes", "on")
+
+
+def _warn(message: str, *args: object) -> None:
+    # logging is imported only when there is something to say: it costs ~15 ms at start-up.
+    import logging
+
+    logging.getLogger("driftline.instrumentation").warning(message, *args, exc_info=True)
 
 
 def _disabled_names() -> set[str]:
@@ -65,7 +69,7 @@ def activate() -> None:
                 continue
             when_imported(library, _instrument_hook(target))
     except Exception:
-        _log.warning("driftline: auto-instrumentation could not start", exc_info=True)
+        _warn("driftline: auto-instrumentation could not start")
 
 
 def _instrument_hook(target: str) -> Callable[[object], None]:
@@ -79,7 +83,7 @@ def _instrument_hook(target: str) -> Callable[[object], None]:
             # patches themselves (absent methods are skipped), not by a metadata scan at start-up.
             instrumentor.instrument(skip_dep_check=True)
         except Exception:
-            _log.warning("driftline: could not instrument %s", target, exc_info=True)
+            _warn("driftline: could not instrument %s", target)
 
     return hook
 
@@ -97,8 +101,8 @@ def configure_sdk() -> None:
             from opentelemetry.sdk import environment_variables as sdk_env
             from opentelemetry.sdk._configuration import _OTelSDKConfigurator
         except ImportError:
-            _log.warning("driftline: DRIFTLINE_AUTO_INSTRUMENT needs the OpenTelemetry SDK "
-                         "(pip install 'driftline[auto]'); spans go to the global no-op provider")
+            _warn("driftline: DRIFTLINE_AUTO_INSTRUMENT needs the OpenTelemetry SDK "
+                  "(pip install 'driftline[auto]'); spans go to the global no-op provider")
             return
         from opentelemetry import environment_variables as api_env
 
@@ -113,4 +117,4 @@ def configure_sdk() -> None:
 
         _OTelSDKConfigurator().configure(auto_instrumentation_version=VERSION)  # type: ignore[no-untyped-call]
     except Exception:
-        _log.warning("driftline: could not configure the OpenTelemetry SDK", exc_info=True)
+        _warn("driftline: could not configure the OpenTelemetry SDK")

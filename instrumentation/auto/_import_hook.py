@@ -12,7 +12,10 @@ import threading
 from collections.abc import Callable, Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
-from typing import Any
+
+TYPE_CHECKING = False  # see driftline.instrumentation: typing stays unimported at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 Hook = Callable[[ModuleType], None]
 
