@@ -354,8 +354,10 @@ def _startup(run: BenchRun) -> list[str]:
             f"wrapped (`{s.activation_check}`).", "",
             *_table(["Command", "Median (ms)", "p90 (ms)", "Added by activation (ms)"], rows), "",
             "With the variable unset, the `.pth` line costs one environment lookup (not measurable here). "
-            "Set, `pass` pays for registering a post-import hook (driftline's activation module and a small meta-path finder; wrapt, OpenTelemetry and typing are not imported); "
-            "`import openai` additionally pays for instrumenting openai when it is imported (importing wrapt, the OpenTelemetry API and instrumentation base classes, and driftline's recorder). The SDK and exporter "
+            "Set, `pass` pays for registering a post-import hook (driftline's activation module and a small "
+            "meta-path finder; wrapt, OpenTelemetry and typing are not imported); "
+            "`import openai` additionally pays for instrumenting openai when it is imported (importing wrapt, "
+            "the OpenTelemetry API and instrumentation base classes, and driftline's recorder). The SDK and exporter "
             "are configured lazily on the first span, so neither line includes them.", ""]
     if s.imports_ms:
         out += ["Where activation's time goes at `python -c pass` (top-level imports that only appear with the "
