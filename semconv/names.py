@@ -94,6 +94,16 @@ DRIFTLINE_STREAM_CHUNK_COUNT: Final = 'driftline.stream.chunk.count'
 """Chunks (SSE events) received for a streamed call."""
 DRIFTLINE_INSTRUMENTATION_STEP: Final = 'driftline.instrumentation.step'
 """Which internal recording step failed (metric attribute of driftline.instrumentation.errors)."""
+DRIFTLINE_LABEL_RECEIVER: Final = 'receiver'
+"""Processor metric attribute: the receiver's component id (otlp, otlp/internal), as the Collector labels it."""
+DRIFTLINE_LABEL_TRANSPORT: Final = 'transport'
+"""Processor metric attribute: grpc or http."""
+DRIFTLINE_LABEL_EXPORTER: Final = 'exporter'
+"""Processor metric attribute: the exporter's component id."""
+DRIFTLINE_LABEL_REASON: Final = 'reason'
+"""Processor metric attribute: why data was refused or dropped."""
+DRIFTLINE_LABEL_STAGE: Final = 'stage'
+"""Processor metric attribute: the analysis hook that raised."""
 
 # --- metrics -----------------------------------------------------------------------------------
 GEN_AI_CLIENT_OPERATION_DURATION: Final = 'gen_ai.client.operation.duration'
@@ -104,6 +114,40 @@ GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK: Final = 'gen_ai.client.operation.ti
 """Time from issuing a streamed request to receiving its first chunk. Streams only."""
 DRIFTLINE_INSTRUMENTATION_ERRORS: Final = 'driftline.instrumentation.errors'
 """Faults inside driftline's own recording code, swallowed so the application never sees them (attribute driftline.instrumentation.step)."""
+DRIFTLINE_RECEIVER_ACCEPTED_SPANS: Final = 'driftline.receiver.accepted_spans'
+"""Spans a receiver accepted (answered with success) and handed to the pipeline (attributes receiver, transport). Collector: otelcol_receiver_accepted_spans."""
+DRIFTLINE_RECEIVER_REFUSED_SPANS: Final = 'driftline.receiver.refused_spans'
+"""Spans a receiver refused: malformed, too large, unauthenticated, or refused retryably under backpressure (attributes receiver, transport, reason). Collector: otelcol_receiver_refused_spans."""
+DRIFTLINE_RECEIVER_FAILED_SPANS: Final = 'driftline.receiver.failed_spans'
+"""Spans a receiver could not hand on because of an internal fault (attributes receiver, transport). Collector: otelcol_receiver_failed_spans."""
+DRIFTLINE_RECEIVER_REFUSED_REQUESTS: Final = 'driftline.receiver.refused_requests'
+"""Requests refused before their spans could be counted (unreadable body, bad media type, auth), by reason (attributes receiver, transport, reason)."""
+DRIFTLINE_RECEIVER_REQUESTS_IN_FLIGHT: Final = 'driftline.receiver.requests_in_flight'
+"""Export requests being received or processed right now (attributes receiver, transport)."""
+DRIFTLINE_RECEIVER_BYTES_IN_FLIGHT: Final = 'driftline.receiver.bytes_in_flight'
+"""Decompressed request bytes admitted and not yet handed to the exporters' queues; bounded by the in-flight budget."""
+DRIFTLINE_EXPORTER_SENT_SPANS: Final = 'driftline.exporter.sent_spans'
+"""Spans an exporter delivered (the backend answered success; partially rejected spans are counted as send-failed) (attribute exporter). Collector: otelcol_exporter_sent_spans."""
+DRIFTLINE_EXPORTER_SEND_FAILED_SPANS: Final = 'driftline.exporter.send_failed_spans'
+"""Spans an exporter gave up on: permanent error, partial-success rejection, or retries past max_elapsed_time (attributes exporter, reason). Collector: otelcol_exporter_send_failed_spans."""
+DRIFTLINE_EXPORTER_ENQUEUE_FAILED_SPANS: Final = 'driftline.exporter.enqueue_failed_spans'
+"""Spans an exporter's sending queue could not take (attribute exporter). The receiver answers such requests retryably, so the sender keeps them. Collector: otelcol_exporter_enqueue_failed_spans."""
+DRIFTLINE_EXPORTER_RETRIED_SPANS: Final = 'driftline.exporter.retried_spans'
+"""Spans in send attempts that failed retryably and were scheduled again (attribute exporter)."""
+DRIFTLINE_EXPORTER_REDELIVERED_SPANS: Final = 'driftline.exporter.redelivered_spans'
+"""Spans sent again after a restart because the persistent queue held them without a recorded acknowledgement: possible duplicates at the backend (attribute exporter)."""
+DRIFTLINE_EXPORTER_QUEUE_SIZE: Final = 'driftline.exporter.queue_size'
+"""Requests in an exporter's sending queue, including those being sent (attribute exporter). Collector: otelcol_exporter_queue_size."""
+DRIFTLINE_EXPORTER_QUEUE_CAPACITY: Final = 'driftline.exporter.queue_capacity'
+"""Capacity of an exporter's sending queue (attribute exporter). Collector: otelcol_exporter_queue_capacity."""
+DRIFTLINE_ANALYSIS_ERRORS: Final = 'driftline.analysis.errors'
+"""Exceptions raised by analysis hooks; the spans are forwarded regardless (attribute stage)."""
+DRIFTLINE_ANALYSIS_DROPPED_SPANS: Final = 'driftline.analysis.dropped_spans'
+"""Spans the analysis stage skipped because its backlog was full; forwarding is never delayed for analysis."""
+DRIFTLINE_PROCESS_MEMORY_RSS: Final = 'driftline.process.memory_rss'
+"""Resident set size of the processor process. Collector: otelcol_process_memory_rss."""
+DRIFTLINE_PROCESS_MEMORY_LIMITED: Final = 'driftline.process.memory_limited'
+"""1 while the memory limiter refuses data (RSS above limit_mib - spike_limit_mib), else 0."""
 
 # --- metric details ----------------------------------------------------------------------------
 GEN_AI_CLIENT_OPERATION_DURATION_UNIT: Final = 's'
@@ -114,6 +158,40 @@ GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK_UNIT: Final = 's'
 GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK_BUCKETS: Final[tuple[float, ...]] = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
 DRIFTLINE_INSTRUMENTATION_ERRORS_UNIT: Final = '{error}'
 DRIFTLINE_INSTRUMENTATION_ERRORS_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_RECEIVER_ACCEPTED_SPANS_UNIT: Final = '{span}'
+DRIFTLINE_RECEIVER_ACCEPTED_SPANS_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_RECEIVER_REFUSED_SPANS_UNIT: Final = '{span}'
+DRIFTLINE_RECEIVER_REFUSED_SPANS_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_RECEIVER_FAILED_SPANS_UNIT: Final = '{span}'
+DRIFTLINE_RECEIVER_FAILED_SPANS_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_RECEIVER_REFUSED_REQUESTS_UNIT: Final = '{request}'
+DRIFTLINE_RECEIVER_REFUSED_REQUESTS_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_RECEIVER_REQUESTS_IN_FLIGHT_UNIT: Final = '{request}'
+DRIFTLINE_RECEIVER_REQUESTS_IN_FLIGHT_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_RECEIVER_BYTES_IN_FLIGHT_UNIT: Final = 'By'
+DRIFTLINE_RECEIVER_BYTES_IN_FLIGHT_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_EXPORTER_SENT_SPANS_UNIT: Final = '{span}'
+DRIFTLINE_EXPORTER_SENT_SPANS_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_EXPORTER_SEND_FAILED_SPANS_UNIT: Final = '{span}'
+DRIFTLINE_EXPORTER_SEND_FAILED_SPANS_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_EXPORTER_ENQUEUE_FAILED_SPANS_UNIT: Final = '{span}'
+DRIFTLINE_EXPORTER_ENQUEUE_FAILED_SPANS_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_EXPORTER_RETRIED_SPANS_UNIT: Final = '{span}'
+DRIFTLINE_EXPORTER_RETRIED_SPANS_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_EXPORTER_REDELIVERED_SPANS_UNIT: Final = '{span}'
+DRIFTLINE_EXPORTER_REDELIVERED_SPANS_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_EXPORTER_QUEUE_SIZE_UNIT: Final = '{request}'
+DRIFTLINE_EXPORTER_QUEUE_SIZE_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_EXPORTER_QUEUE_CAPACITY_UNIT: Final = '{request}'
+DRIFTLINE_EXPORTER_QUEUE_CAPACITY_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_ANALYSIS_ERRORS_UNIT: Final = '{error}'
+DRIFTLINE_ANALYSIS_ERRORS_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_ANALYSIS_DROPPED_SPANS_UNIT: Final = '{span}'
+DRIFTLINE_ANALYSIS_DROPPED_SPANS_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_PROCESS_MEMORY_RSS_UNIT: Final = 'By'
+DRIFTLINE_PROCESS_MEMORY_RSS_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_PROCESS_MEMORY_LIMITED_UNIT: Final = '1'
+DRIFTLINE_PROCESS_MEMORY_LIMITED_BUCKETS: Final[tuple[float, ...]] = ()
 
 # --- events ------------------------------------------------------------------------------------
 GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS: Final = 'gen_ai.client.inference.operation.details'
@@ -207,5 +285,10 @@ ATTRIBUTE_NAMES: Final[frozenset[str]] = frozenset({
     DRIFTLINE_STREAM_END_REASON,
     DRIFTLINE_STREAM_CHUNK_COUNT,
     DRIFTLINE_INSTRUMENTATION_STEP,
+    DRIFTLINE_LABEL_RECEIVER,
+    DRIFTLINE_LABEL_TRANSPORT,
+    DRIFTLINE_LABEL_EXPORTER,
+    DRIFTLINE_LABEL_REASON,
+    DRIFTLINE_LABEL_STAGE,
 })
 """All registered attribute names."""
