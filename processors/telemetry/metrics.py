@@ -14,7 +14,7 @@ from driftline.semconv import names
 
 __all__ = ["SelfTelemetry", "prometheus_name", "read_rss_bytes"]
 
-disable_created_metrics()  # the *_created series double the exposition and no dashboard reads them
+disable_created_metrics()  # type: ignore[no-untyped-call]  # the *_created series double the exposition and no dashboard reads them
 
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
