@@ -2,13 +2,14 @@
 
 Today there is one command, ``processor``::
 
+    driftline processor [--config FILE]       run the processor (the embedded default without --config)
     driftline processor --check FILE          validate a configuration and exit
     driftline processor --print-default-config
-    driftline processor [--config FILE]       run the processor (not available in this version)
 
 Each command adds its own sub-parser and handler, so later ones (``driftline baseline build``)
-slot in beside ``processor`` without touching it. Exit codes: 0 success, 2 bad usage or bad
-configuration.
+slot in beside ``processor`` without touching it. Exit codes: 0 success (also after a graceful
+stop), 1 the processor could not start (a port in use, a file it cannot open), 2 bad usage or bad
+configuration, 130 a second SIGTERM/SIGINT cut the drain short.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from driftline.processors.config import Config
 
 EXIT_OK = 0
+EXIT_START_FAILED = 1
 EXIT_USAGE = 2
 """Bad usage or an invalid configuration (argparse uses 2 for usage errors too)."""
 
@@ -55,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_processor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     processor = commands.add_parser(
-        "processor", help="the OTLP processor: check or print its configuration",
+        "processor", help="run the OTLP processor, or check or print its configuration",
         description="The OTLP processor. Without --config it uses the embedded default "
                     "(see --print-default-config).")
     mode = processor.add_mutually_exclusive_group()
@@ -63,6 +65,9 @@ def _add_processor(commands: argparse._SubParsersAction[argparse.ArgumentParser]
     mode.add_argument("--check", metavar="FILE", help="validate this configuration file and exit")
     mode.add_argument("--print-default-config", action="store_true",
                       help="print the embedded default configuration (YAML) and exit")
+    processor.add_argument("--shutdown-timeout", metavar="DURATION", default="15s",
+                           help="how long a graceful stop may spend draining the exporters' queues "
+                                "(default 15s; Collector duration syntax)")
     processor.set_defaults(handler=_processor)
 
 
@@ -82,20 +87,28 @@ def _processor(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return EXIT_USAGE
+    from driftline.processors.config import parse_duration
+    try:
+        shutdown_timeout = parse_duration(args.shutdown_timeout)
+    except ValueError as error:
+        print(f"driftline processor: --shutdown-timeout {args.shutdown_timeout!r}: {error}; "
+              "use a number with a unit, e.g. 15s or 1m30s", file=sys.stderr)
+        return EXIT_USAGE
     if args.check:
         print(f"config OK: {_count(len(config.receivers), 'receiver')}, {_count(len(config.exporters), 'exporter')}, "
               f"pipelines: {', '.join(str(pipeline) for pipeline in config.service.pipelines)}")
         _print_warnings(config)
         return EXIT_OK
     _print_warnings(config)
-    return _serve(config)
+    return _serve(config, shutdown_timeout)
 
 
-def _serve(config: Config) -> int:
-    """Run the processor with ``config`` until it is told to stop; the service is not built yet."""
-    print("driftline processor: the processor service is not available in this version; "
-          "use --check FILE to validate a configuration", file=sys.stderr)
-    return EXIT_USAGE
+def _serve(config: Config, shutdown_timeout: float) -> int:
+    """Run the processor with ``config`` until SIGTERM/SIGINT; the exit code of the run."""
+    from driftline.processors.service import configure_logging, run
+
+    configure_logging(config.service.telemetry.logs.level)
+    return run(config, shutdown_timeout=shutdown_timeout)
 
 
 def _print_warnings(config: Config) -> None:

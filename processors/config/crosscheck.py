@@ -123,7 +123,7 @@ def _check_listeners(components: Components, service: ServiceConfig, report: Rep
             listeners.append((f"exporters.{component}.endpoint", exporter.endpoint))
     for index, (path, address) in enumerate(listeners):
         for other_path, other in listeners[:index]:
-            if address.port == other.port and _hosts_overlap(address, other):
+            if address.port and address.port == other.port and _hosts_overlap(address, other):
                 report.problem(path, f"{address} is also used by {other_path}; give each listener its own port")
                 break
 

@@ -75,6 +75,8 @@ def _host_port(text: str, *, host_required: bool) -> HostPort:
     if not port_text.isdigit() or not port_text.isascii():
         raise ValueError(f"has port {port_text!r}, which is not a number; use host:port, e.g. {example}")
     port = int(port_text)
-    if not 1 <= port <= 65535:
-        raise ValueError(f"has port {port}; use a port between 1 and 65535")
+    # Port 0 to listen on means "any free port", as in Go's net.Listen; the bound port is logged.
+    lowest = 1 if host_required else 0
+    if not lowest <= port <= 65535:
+        raise ValueError(f"has port {port}; use a port between {lowest} and 65535")
     return HostPort(host, port)

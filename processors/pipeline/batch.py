@@ -58,6 +58,15 @@ class TraceBatch:
             body = self._body = bytes(self.request.SerializeToString())
         return body
 
+    def restore(self, payload: bytes) -> None:
+        """Put back the request serialized as ``payload`` (a snapshot taken with :meth:`payload` before a
+        hook ran), undoing whatever the hook changed."""
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(payload)
+        self.request = request
+        self._body = payload
+        self._modified = False
+
     def __repr__(self) -> str:  # never the content: spans may carry prompts and personal data
         return f"TraceBatch(spans={self.span_count}, modified={self._modified})"
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from driftline.processors.config.model import HostPort
 from driftline.processors.otlp.errors import GrpcCode
 from driftline.processors.pipeline.batch import TraceBatch
 
-__all__ = ["Admission", "AnalysisHook", "Exporter", "Refused", "TraceConsumer"]
+__all__ = ["Admission", "AnalysisHook", "Exporter", "Receiver", "Refused", "TraceConsumer"]
 
 
 class Refused(Exception):
@@ -95,3 +96,25 @@ class AnalysisHook(Protocol):
     def process(self, batch: TraceBatch) -> None: ...
 
     def close(self) -> None: ...
+
+
+class Receiver(Protocol):
+    """A receiver: listens on its configured endpoints and feeds a :class:`TraceConsumer`."""
+
+    @property
+    def grpc_address(self) -> HostPort | None:
+        """The bound gRPC address (actual port), or None without gRPC."""
+        ...
+
+    @property
+    def http_address(self) -> HostPort | None:
+        """The bound HTTP address (actual port), or None without HTTP."""
+        ...
+
+    async def start(self) -> None:
+        """Bind and serve."""
+        ...
+
+    async def stop(self, grace: float) -> None:
+        """Stop accepting requests, then let in-flight ones finish within ``grace`` seconds."""
+        ...

@@ -560,7 +560,7 @@ def test_every_problem_is_reported_in_one_pass() -> None:
     with pytest.raises(ConfigError) as caught:
         parse(data)
     assert caught.value.problems == [
-        'receivers.otlp.protocols.grpc.endpoint: "127.0.0.1:99999" has port 99999; use a port between 1 and 65535',
+        'receivers.otlp.protocols.grpc.endpoint: "127.0.0.1:99999" has port 99999; use a port between 0 and 65535',
         'exporters.file.flush_interval: "soon" is not a duration; use e.g. 200ms, 5s, 1m',
         'exporters.debug.verbosity: "loud" is not supported; use one of basic, normal, detailed',
         'service.pipelines.traces.exporters[1]: "jaeger" is not defined under exporters; '

@@ -74,16 +74,13 @@ def test_print_default_config(capsys: pytest.CaptureFixture[str]) -> None:
     assert parse_config(printed, environ={}) == default_config()
 
 
-def test_running_the_service_is_not_available_yet(valid_file: Path, invalid_file: Path,
+def test_run_reports_a_bad_config_before_starting(valid_file: Path, invalid_file: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    unavailable = ("driftline processor: the processor service is not available in this version; "
-                   "use --check FILE to validate a configuration\n")
-    assert main(["processor"]) == 2
-    assert capsys.readouterr().err == unavailable
-    assert main(["processor", "--config", str(valid_file)]) == 2
-    assert capsys.readouterr().err.endswith(unavailable)
-    assert main(["processor", "--config", str(invalid_file)]) == 2  # a bad config is reported first
+    assert main(["processor", "--config", str(invalid_file)]) == 2
     assert capsys.readouterr().err.splitlines()[1:] == [f"  {problem}" for problem in INVALID_PROBLEMS]
+    assert main(["processor", "--config", str(valid_file), "--shutdown-timeout", "soon"]) == 2
+    assert capsys.readouterr().err == ("driftline processor: --shutdown-timeout 'soon': 'soon' is not a duration; "
+                                       "use a number with a unit, e.g. 15s or 1m30s\n")
 
 
 def test_usage(capsys: pytest.CaptureFixture[str]) -> None:

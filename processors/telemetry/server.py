@@ -1,0 +1,60 @@
+"""``/metrics``: the Prometheus scrape endpoint for the processor's own metrics."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from driftline.processors.config.model import HostPort
+from driftline.processors.telemetry.metrics import SelfTelemetry
+
+__all__ = ["MetricsServer"]
+
+_log = logging.getLogger("driftline.processor")
+
+
+class MetricsServer:
+    """Serves ``telemetry`` at ``http://address/metrics`` (and ``/`` → a pointer to it)."""
+
+    def __init__(self, telemetry: SelfTelemetry, address: HostPort) -> None:
+        self._telemetry = telemetry
+        self._address = address
+        self._runner: web.AppRunner | None = None
+        self.bound: HostPort | None = None
+        """The address actually listened on (its port differs from the configured one for port 0)."""
+
+    async def start(self) -> None:
+        """Bind and serve; a port in use raises ``OSError`` naming the address."""
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/", self._index)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self._address.host or None, self._address.port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as error:
+            await runner.cleanup()
+            raise OSError(error.errno, f"cannot listen on {self._address} (service.telemetry.metrics.address): "
+                          f"{error.strerror}") from error
+        self._runner = runner
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        port = sockets[0].getsockname()[1] if sockets else self._address.port
+        self.bound = HostPort(self._address.host, port)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        body, content_type = self._telemetry.render()
+        response = web.Response(body=body)
+        response.headers["Content-Type"] = content_type
+        return response
+
+    async def _index(self, request: web.Request) -> web.Response:
+        return web.Response(text="driftline processor: metrics at /metrics\n")
+
+    async def stop(self) -> None:
+        """Stop serving."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
