@@ -37,12 +37,15 @@ from driftline.processors.pipeline.limits import AdmissionControl
 from driftline.processors.telemetry import SelfTelemetry
 from driftline.processors.telemetry.server import MetricsServer
 
-__all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "Service", "StartedAddresses"]
+__all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "READY_MESSAGE", "Service", "StartedAddresses", "run"]
 
 _log = logging.getLogger("driftline.processor")
 
 DEFAULT_SHUTDOWN_TIMEOUT = 15.0
 """Seconds a graceful shutdown may spend draining the exporters' queues."""
+
+READY_MESSAGE = "driftline processor ready"
+"""Logged once every listener is bound and every exporter started (after one line per listener)."""
 
 _RECEIVER_GRACE = 5.0
 _EXIT_ON_SECOND_SIGNAL = 130
@@ -233,7 +236,9 @@ async def _main(config: Config, shutdown_timeout: float, ready_message: bool) ->
         return 1
     service.install_signal_handlers()
     if ready_message:
-        _log.info("driftline processor ready\n%s", service.describe())
+        for line in service.describe().splitlines():
+            _log.info("%s", line)
+        _log.info(READY_MESSAGE)
     await service.wait_stopped()
     _log.info("driftline processor stopped")
     return 0
