@@ -1,5 +1,6 @@
-"""``make demo`` keeps working: the sample app runs unmodified under zero-code activation and the
-demo prints the spans and metrics that arrived over OTLP."""
+"""``make demo`` keeps working: the sample app runs unmodified under zero-code activation, exports its
+spans to the driftline processor (embedded default), and the demo prints the processor's own metrics,
+the spans read back from the processor's file and the app's metrics."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ def test_demo_prints_spans_and_metrics() -> None:
                             capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "== 6 spans received over OTLP ==" in out
+    assert "== 6 spans received over OTLP by the processor, read back from spans.jsonl ==" in out
+    assert "- driftline_receiver_accepted_spans_total{receiver=otlp,transport=http} 6" in out
+    assert "- driftline_exporter_sent_spans_total{exporter=file} 6" in out
     for line in ("- chat gpt-4o-mini", "- embeddings text-embedding-3-small", "- chat claude-sonnet-4-5"):
         assert line in out
     assert "response.finish_reasons=[tool_calls]" in out

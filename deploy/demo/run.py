@@ -1,15 +1,20 @@
 """``make demo``: run the sample app under zero-code instrumentation and show what it produced.
 
 1. starts the fake OpenAI/Anthropic provider (tests/fakes) on a loopback port;
-2. starts an OTLP/HTTP receiver on loopback (later: the driftline processor);
+2. starts the driftline processor (``python -m driftline.processors``) with the embedded default
+   configuration, on free loopback ports, in a scratch directory: it receives the app's spans and
+   writes them to ``./driftline-data/spans.jsonl`` (its file exporter) and serves ``/metrics``;
 3. runs ``sample_app.py`` as a separate, unmodified process with
-   ``DRIFTLINE_AUTO_INSTRUMENT=true`` and standard ``OTEL_*`` variables;
-4. prints the spans (as trace trees) and metrics the app exported.
+   ``DRIFTLINE_AUTO_INSTRUMENT=true`` and standard ``OTEL_*`` variables (spans to the processor,
+   the app's GenAI metrics to a small OTLP receiver);
+4. prints the processor's own metrics, stops it gracefully (it drains to the file), then prints
+   the spans that arrived in the file and the app's metrics.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -20,8 +25,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from driftline.processors.config import DEFAULT_CONFIG_YAML  # noqa: E402
+from driftline.processors.otlp.json_codec import decode_trace_request  # noqa: E402
 from driftline.semconv import names  # noqa: E402
 from tests.fakes.otlp_sink import OTLPSink, any_value, span_attributes  # noqa: E402
+from tests.processors.service.support import ProcessorProcess, start_processor  # noqa: E402
+
+SELF_METRICS = ("driftline_receiver_accepted_spans_total", "driftline_receiver_refused_spans_total",
+                "driftline_exporter_sent_spans_total", "driftline_exporter_send_failed_spans_total",
+                "driftline_exporter_queue_size", "driftline_exporter_queue_capacity",
+                "driftline_receiver_requests_in_flight", "driftline_process_memory_rss")
 
 SHOWN = (names.GEN_AI_REQUEST_MODEL, names.GEN_AI_RESPONSE_MODEL, names.GEN_AI_RESPONSE_FINISH_REASONS,
          names.GEN_AI_USAGE_INPUT_TOKENS, names.GEN_AI_USAGE_OUTPUT_TOKENS, names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
@@ -49,9 +62,24 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _print_traces(sink: OTLPSink) -> None:
-    spans = [span for _, _, span in sink.spans()]
-    print(f"\n== {len(spans)} spans received over OTLP ==")
+def _file_spans(path: Path) -> list[Any]:
+    spans = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        request = decode_trace_request(line)
+        spans += [span for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans]
+    return spans
+
+
+def _print_self_metrics(processor: ProcessorProcess) -> None:
+    print("\n== the processor's own metrics (GET /metrics) ==")
+    for (name, labels), value in sorted(processor.metrics().items()):
+        if name in SELF_METRICS:
+            shown = ",".join(f"{k}={v}" for k, v in labels)
+            print(f"- {name}{'{' + shown + '}' if shown else ''} {value:g}")
+
+
+def _print_traces(spans: list[Any], path: Path) -> None:
+    print(f"\n== {len(spans)} spans received over OTLP by the processor, read back from {path.name} ==")
     for span in sorted(spans, key=lambda s: s.start_time_unix_nano):
         attrs = span_attributes(span)
         ms = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e6
@@ -91,27 +119,41 @@ def main() -> int:
     """Run the demo; return the app's exit code."""
     with tempfile.TemporaryDirectory() as tmp, OTLPSink() as sink:
         provider, port = _start_provider(Path(tmp))
+        # The embedded default, on free ports so the demo never collides with a running processor.
+        config = (DEFAULT_CONFIG_YAML.replace("127.0.0.1:4317", "127.0.0.1:0")
+                  .replace("127.0.0.1:4318", "127.0.0.1:0").replace("127.0.0.1:9464", "127.0.0.1:0"))
+        processor = start_processor(config, Path(tmp), name="demo-processor")
         try:
             env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "DRIFTLINE_"))}
             env.update({
                 names.ENV_AUTO_INSTRUMENT: "true",
                 "OTEL_SERVICE_NAME": "driftline-demo",
-                "OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint,
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": processor.http_url,
+                "OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint,   # metrics and logs
                 names.ENV_CAPTURE_MESSAGE_CONTENT: "SPAN_ONLY",
                 names.ENV_SPAN_ATTRIBUTES: "team=support",
                 "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1", "OPENAI_API_KEY": "demo",
                 "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}", "ANTHROPIC_API_KEY": "demo",
             })
+            print("$ driftline processor   (the embedded default; listening on",
+                  f"{processor.grpc_target} gRPC, {processor.http_url})")
             print(f"$ DRIFTLINE_AUTO_INSTRUMENT=true python deploy/demo/sample_app.py   "
-                  f"(fake provider on 127.0.0.1:{port}, OTLP to {sink.endpoint})\n")
+                  f"(fake provider on 127.0.0.1:{port}, spans to the processor)\n")
             app = subprocess.run([sys.executable, str(ROOT / "deploy" / "demo" / "sample_app.py")], env=env,
                                  timeout=120)
+            _print_self_metrics(processor)
+            processor.signal(signal.SIGTERM)   # graceful: drains its queue into the file, then exits
+            stopped = processor.wait(60)
         finally:
             provider.terminate()
             provider.wait(timeout=10)
-        _print_traces(sink)
+            if processor.process.poll() is None:
+                processor.process.kill()
+                processor.wait(10)
+        spans_file = Path(tmp) / "driftline-data" / "spans.jsonl"
+        _print_traces(_file_spans(spans_file), spans_file)
         _print_metrics(sink)
-        return app.returncode
+        return app.returncode or stopped
 
 
 if __name__ == "__main__":
