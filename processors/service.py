@@ -39,7 +39,7 @@ from driftline.processors.telemetry.server import MetricsServer
 
 __all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "READY_MESSAGE", "Service", "StartedAddresses", "run"]
 
-_log = logging.getLogger("driftline.processor")
+_log = logging.getLogger(__name__)
 
 DEFAULT_SHUTDOWN_TIMEOUT = 15.0
 """Seconds a graceful shutdown may spend draining the exporters' queues."""

@@ -104,6 +104,7 @@ class SendingQueue(ABC):
 
     async def open(self) -> None:
         """Prepare the queue (the persistent queue recovers what a previous run left)."""
+        return  # memory: nothing to recover
 
     @abstractmethod
     async def put(self, payload: bytes, spans: int) -> bool:
@@ -143,6 +144,7 @@ class SendingQueue(ABC):
 
     async def close(self) -> None:
         """Release the queue's resources."""
+        return  # memory: nothing to release
 
     def _push(self, request: QueuedRequest) -> None:
         self._ready.append(request)

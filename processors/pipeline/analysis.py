@@ -29,7 +29,7 @@ from driftline.processors.telemetry import SelfTelemetry
 
 __all__ = ["AnalysisStage", "HookFactory", "hook_factories", "register_hook"]
 
-_log = logging.getLogger("driftline.processor")
+_log = logging.getLogger(__name__)
 
 HookFactory = Callable[[Mapping[str, object]], AnalysisHook]
 """Builds a hook from the ``driftline`` processor's options (its YAML mapping)."""

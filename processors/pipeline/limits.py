@@ -25,7 +25,7 @@ from driftline.processors.telemetry import SelfTelemetry, read_rss_bytes
 
 __all__ = ["DEFAULT_IN_FLIGHT_BYTES", "AdmissionControl"]
 
-_log = logging.getLogger("driftline.processor")
+_log = logging.getLogger(__name__)
 
 DEFAULT_IN_FLIGHT_BYTES = 128 * 1024 * 1024
 """Default budget of admitted, not yet queued request bytes (two maximum-size requests)."""

@@ -11,7 +11,7 @@ from driftline.processors.telemetry.metrics import SelfTelemetry
 
 __all__ = ["MetricsServer"]
 
-_log = logging.getLogger("driftline.processor")
+_log = logging.getLogger(__name__)
 
 
 class MetricsServer:
