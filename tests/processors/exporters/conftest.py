@@ -20,6 +20,11 @@ FAST_RETRY = RetrySettings(initial_interval=0.01, randomization_factor=0.0, mult
                            max_elapsed_time=10.0)
 """Retries every 10-50 ms, for tests that only care that a retry happens."""
 
+SENT, FAILED = names.DRIFTLINE_EXPORTER_SENT_SPANS, names.DRIFTLINE_EXPORTER_SEND_FAILED_SPANS
+RETRIED, ENQUEUE_FAILED = names.DRIFTLINE_EXPORTER_RETRIED_SPANS, names.DRIFTLINE_EXPORTER_ENQUEUE_FAILED_SPANS
+REDELIVERED, REASON = names.DRIFTLINE_EXPORTER_REDELIVERED_SPANS, names.DRIFTLINE_LABEL_REASON
+"""The exporter counters the tests read."""
+
 
 def make_request(span_names: Iterable[str], *, attribute: str = "") -> ExportTraceServiceRequest:
     """A request with one span per name (ids derived from the name, 1 ms long)."""

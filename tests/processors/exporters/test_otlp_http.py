@@ -17,15 +17,22 @@ from driftline.processors.config.model import (
 from driftline.processors.exporters import OTLPHttpExporter, build_exporter
 from driftline.processors.otlp.errors import GrpcCode
 from driftline.processors.telemetry.metrics import SelfTelemetry
-from driftline.semconv import names
 from tests.processors.exporters.backends import Reply, ScriptedHttpBackend, TLSFiles
-from tests.processors.exporters.conftest import FAST_RETRY, Certificates, counter, free_port, make_batch
+from tests.processors.exporters.conftest import (
+    ENQUEUE_FAILED,
+    FAILED,
+    FAST_RETRY,
+    REASON,
+    RETRIED,
+    SENT,
+    Certificates,
+    counter,
+    free_port,
+    make_batch,
+)
 
 pytestmark = pytest.mark.timeout(20)
 
-SENT, FAILED = names.DRIFTLINE_EXPORTER_SENT_SPANS, names.DRIFTLINE_EXPORTER_SEND_FAILED_SPANS
-RETRIED, ENQUEUE_FAILED = names.DRIFTLINE_EXPORTER_RETRIED_SPANS, names.DRIFTLINE_EXPORTER_ENQUEUE_FAILED_SPANS
-REASON = names.DRIFTLINE_LABEL_REASON
 
 
 @pytest.fixture

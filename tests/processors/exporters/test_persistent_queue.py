@@ -13,14 +13,20 @@ import pytest
 from driftline.processors.config.model import ComponentId, OTLPHTTPExporterConfig, QueueSettings
 from driftline.processors.exporters import OTLPHttpExporter, build_exporter
 from driftline.processors.telemetry.metrics import SelfTelemetry
-from driftline.semconv import names
 from tests.processors.exporters.backends import Reply, ScriptedHttpBackend, received_names
-from tests.processors.exporters.conftest import FAST_RETRY, counter, free_port, make_batch
+from tests.processors.exporters.conftest import (
+    ENQUEUE_FAILED,
+    FAILED,
+    FAST_RETRY,
+    REDELIVERED,
+    SENT,
+    counter,
+    free_port,
+    make_batch,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
-SENT, REDELIVERED = names.DRIFTLINE_EXPORTER_SENT_SPANS, names.DRIFTLINE_EXPORTER_REDELIVERED_SPANS
-FAILED, ENQUEUE_FAILED = names.DRIFTLINE_EXPORTER_SEND_FAILED_SPANS, names.DRIFTLINE_EXPORTER_ENQUEUE_FAILED_SPANS
 
 
 def rows(database: Path) -> int:
