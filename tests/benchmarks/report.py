@@ -16,6 +16,7 @@ from .stats import Overhead, Ratio, overhead, quantile, ratio
 
 if TYPE_CHECKING:
     from .peers import Peer
+    from .processor.run_processor import ProcessorRun
     from .startup import StartupResult
 
 FLOOR_TARGET = 1.3
@@ -61,6 +62,10 @@ class BenchRun:
     startup_error: str | None
     elapsed_s: float
     log: list[str]
+    processor: ProcessorRun | None = None
+    """The processor throughput benchmark (full runs and ``--processor``), if it ran."""
+    processor_error: str | None = None
+    """Why the processor throughput benchmark did not run, if it did not."""
 
 
 def _cmd(args: list[str]) -> str:
@@ -328,7 +333,8 @@ def _not_measured(run: BenchRun) -> list[str]:
         return []
     lines = ["## Not measured", ""]
     if run.quick:
-        lines.append("- Peers and start-up: not measured in `--quick` mode (run `make bench` for the full report).")
+        lines.append("- Peers, start-up and processor throughput: not measured in `--quick` mode (run `make bench` "
+                     "for the full report).")
     for peer, result in failed:
         lines.append(f"- {peer.label}: not measured: {result.error}")
     return [*lines, ""]
@@ -379,7 +385,8 @@ def render(run: BenchRun) -> str:
         "",
         f"Generated {now} by `python -m tests.benchmarks.run` ({mode}) in {run.elapsed_s:.0f} s. "
         "Per-call cost of driftline's OpenAI instrumentation against the uninstrumented SDK call, a hand-written "
-        "floor and peer instrumentations, and the start-up cost of `DRIFTLINE_AUTO_INSTRUMENT=true`.",
+        "floor and peer instrumentations, the start-up cost of `DRIFTLINE_AUTO_INSTRUMENT=true`, and the OTLP "
+        "processor's throughput.",
         "",
     ]
     if run.driftline.data is None:
@@ -395,6 +402,7 @@ def render(run: BenchRun) -> str:
     lines += ["## Results", "", *_overhead_tables(run)]
     lines += _records(run)
     lines += _startup(run)
+    lines += processor_section(run.processor, run.processor_error)
     lines += _not_measured(run)
     lines += _noise(run)
     lines += _method(run)
@@ -403,7 +411,8 @@ def render(run: BenchRun) -> str:
     lines += ["## Reproduce", "",
               "`make bench` (full run; creates `.bench/<peer>` virtualenvs on first use, reuses them after; "
               "`rm -r .bench` to refresh). `python -m tests.benchmarks.run --quick --out /tmp/p.md` for a smoke run; "
-              "`python -m tests.benchmarks.run --profile` prints where driftline's per-call time goes.", ""]
+              "`python -m tests.benchmarks.run --profile` prints where driftline's per-call time goes; "
+              "`python -m tests.benchmarks.run --processor` re-measures only the processor throughput section.", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -421,3 +430,34 @@ def _noise(run: BenchRun) -> list[str]:
             "Pairing each instrumented block with an uninstrumented block run right next to it cancels much of "
             "this; the bootstrap intervals show how much is left. Treat differences inside the intervals as noise. "
             "Against a real network call (hundreds of ms), every overhead here is below 0.1 %.", ""]
+
+
+def processor_section(processor: ProcessorRun | None, error: str | None) -> list[str]:
+    """The "Processor throughput" section: the measurement, or why there is none (nothing if neither)."""
+    from .processor.section import HEADING, render_section
+
+    if processor is not None:
+        return render_section(processor)
+    if error:
+        return [HEADING, "", f"Not measured: {error}", ""]
+    return []
+
+
+def splice_processor_section(text: str, section: list[str]) -> str:
+    """``text`` (a whole ``docs/performance.md``) with its processor section replaced by ``section``.
+
+    Without one, the section goes before ``## Not measured`` / ``## Noise`` / ``## Method``, whichever
+    comes first, or at the end. The rest of the document is kept as it is.
+    """
+    from .processor.section import HEADING
+
+    lines = text.rstrip("\n").split("\n")
+    if HEADING in lines:
+        start = lines.index(HEADING)
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    else:
+        start = end = next((i for i, line in enumerate(lines)
+                            if line in ("## Not measured", "## Noise", "## Method")), len(lines))
+        if start == len(lines):
+            section = ["", *section]
+    return "\n".join([*lines[:start], *section, *lines[end:]]).rstrip() + "\n"

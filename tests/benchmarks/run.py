@@ -8,6 +8,8 @@ measured, with the reason, instead of failing the run.
 
 ``--quick``: driftline vs the floors only, a few rounds, no virtualenvs (a CI smoke test, < 20 s).
 ``--profile``: print where driftline's per-call time goes (see :mod:`.breakdown`), write nothing.
+``--processor``: only the processor throughput benchmark (:mod:`.processor`, also part of the full run);
+its section replaces the one in the existing report, the rest of which is kept.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import startup
 from .peers import PEERS, Peer, ensure
-from .report import BenchRun, WorkerResult, render
+from .report import BenchRun, WorkerResult, processor_section, render, splice_processor_section
 from .venvs import REPO, SetupError
+
+if TYPE_CHECKING:
+    from .processor.run_processor import ProcessorRun
 
 DEFAULT_OUT = REPO / "docs" / "performance.md"
 _WORKER_TIMEOUT_S = 1800
@@ -41,6 +46,7 @@ class Settings:
     warmup: int
     startup_runs: int
     quick: bool
+    processor_rounds: int = 5
 
 
 def _worker_env(content_off: dict[str, str]) -> dict[str, str]:
@@ -116,9 +122,40 @@ def measure(settings: Settings, log: list[str]) -> BenchRun:
         except (SetupError, subprocess.SubprocessError) as exc:
             startup_error = str(exc)
         print(f"start-up: {'ok' if startup_result else startup_error}", file=sys.stderr, flush=True)
+    processor, processor_error = (None, None) if settings.quick else measure_processor(settings.processor_rounds, log)
     return BenchRun(quick=settings.quick, rounds=settings.rounds, calls=settings.calls,
                     startup_runs=settings.startup_runs, driftline=driftline, peers=peers, startup=startup_result,
-                    startup_error=startup_error, elapsed_s=time.monotonic() - started, log=log)
+                    startup_error=startup_error, elapsed_s=time.monotonic() - started, log=log,
+                    processor=processor, processor_error=processor_error)
+
+
+def measure_processor(rounds: int, log: list[str]) -> tuple[ProcessorRun | None, str | None]:
+    """The processor throughput benchmark, or why it could not run."""
+    from .processor import run_processor
+
+    try:
+        result = run_processor.measure(run_processor.Settings(rounds=rounds), log)
+    except run_processor.ServiceUnavailable as exc:
+        error = f"the processor does not run: {exc}"
+        print(f"processor: {error}", file=sys.stderr, flush=True)
+        return None, error
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        print(f"processor: failed: {exc}", file=sys.stderr, flush=True)
+        return None, f"the benchmark failed: {exc}"
+    print("processor: ok", file=sys.stderr, flush=True)
+    return result, None
+
+
+def _processor_only(rounds: int, out: Path) -> int:
+    """``--processor``: measure the processor and splice its section into ``out`` (created if missing)."""
+    log: list[str] = []
+    processor, error = measure_processor(rounds, log)
+    section = processor_section(processor, error)
+    text = out.read_text() if out.exists() else "# Performance\n"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(splice_processor_section(text, section))
+    print(f"wrote the processor section of {out}", file=sys.stderr)
+    return 0 if processor is not None else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=None, help="calls per contender, variant and round")
     parser.add_argument("--startup-runs", type=int, default=40, help="runs per start-up variant (>= 30)")
     parser.add_argument("--profile", action="store_true", help="print driftline's per-call breakdown and exit")
+    parser.add_argument("--processor", action="store_true",
+                        help="only the processor throughput benchmark; replaces its section of the report")
+    parser.add_argument("--processor-rounds", type=int, default=5, help="rounds of the processor benchmark")
     args = parser.parse_args(argv)
     if args.startup_runs < 30:
         parser.error("--startup-runs must be at least 30")
@@ -137,12 +177,15 @@ def main(argv: list[str] | None = None) -> int:
         from . import breakdown
 
         return breakdown.main([])
+    if args.processor:
+        return _processor_only(args.processor_rounds, args.out or DEFAULT_OUT)
     settings = Settings(
         rounds=args.rounds or (20 if args.quick else 300),
         calls=args.calls or (5 if args.quick else 10),
         warmup=10 if args.quick else 100,
         startup_runs=args.startup_runs,
         quick=args.quick,
+        processor_rounds=args.processor_rounds,
     )
     out: Path = args.out or DEFAULT_OUT
     log: list[str] = []
