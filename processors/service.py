@@ -22,6 +22,7 @@ from driftline.processors.config.model import (
     BatchConfig,
     ComponentId,
     Config,
+    DebugExporterConfig,
     DriftlineProcessorConfig,
     FileExporterConfig,
     HostPort,
@@ -29,11 +30,13 @@ from driftline.processors.config.model import (
     OTLPExporterConfig,
     OTLPHTTPExporterConfig,
     PrometheusExporterConfig,
+    Signal,
 )
 from driftline.processors.pipeline.analysis import AnalysisStage
 from driftline.processors.pipeline.contracts import Exporter, Receiver
 from driftline.processors.pipeline.fanout import Fanout, Pipeline
 from driftline.processors.pipeline.limits import AdmissionControl
+from driftline.processors.receivers.http import METRICS_URL_PATH
 from driftline.processors.telemetry import SelfTelemetry
 from driftline.processors.telemetry.server import MetricsServer
 
@@ -69,6 +72,11 @@ class Service:
         self.shutdown_timeout = shutdown_timeout
         self.addresses = StartedAddresses()
         self.exporters: dict[ComponentId, Exporter] = {}
+        """The exporters of the traces pipelines, by id."""
+        self.metrics_exporters: dict[ComponentId, Exporter] = {}
+        """The exporters of the metrics pipelines, by id (a ``file`` or ``debug`` exporter in both kinds of
+        pipeline is the same instance in both maps; ``otlp`` and ``otlphttp`` have one per signal)."""
+        self._served: dict[ComponentId, tuple[Signal, ...]] = {}
         self.pipelines: list[Pipeline] = []
         self.receivers: dict[ComponentId, Receiver] = {}
         self._stages: list[AnalysisStage] = []
@@ -82,23 +90,30 @@ class Service:
 
     def _build(self) -> None:
         from driftline.processors.exporters import build_exporter
+        from driftline.processors.exporters.prometheus import PrometheusExporter
         from driftline.processors.receivers import OTLPReceiver
 
         config = self.config
-        traces = {pid: p for pid, p in config.service.pipelines.items() if pid.signal == "traces"}
-        for pid in config.service.pipelines:
-            if pid.signal != "traces":
-                _log.warning("pipeline %s: metrics pipelines are not run by this version; it is ignored", pid)
-        used_exporters = {e for p in traces.values() for e in p.exporters}
-        for cid in used_exporters:
-            exporter_config = config.exporters[cid]
-            if isinstance(exporter_config, PrometheusExporterConfig):
-                continue  # metrics only; the configuration layer keeps it out of traces pipelines
-            self.exporters[cid] = build_exporter(cid, exporter_config, self.telemetry)
+        telemetry_metrics = config.service.telemetry.metrics
+        shared_address = telemetry_metrics.address if telemetry_metrics.level != "none" else None
+        for pid, pipeline_config in config.service.pipelines.items():
+            built_for = self.exporters if pid.signal == "traces" else self.metrics_exporters
+            for cid in pipeline_config.exporters:
+                if cid in built_for:
+                    continue
+                exporter_config = config.exporters[cid]
+                shared_instance = self.exporters.get(cid) or self.metrics_exporters.get(cid)
+                if isinstance(exporter_config, PrometheusExporterConfig):
+                    shared = self.telemetry.registry if exporter_config.endpoint == shared_address else None
+                    built_for[cid] = PrometheusExporter(cid, exporter_config, self.telemetry, shared=shared)
+                elif isinstance(exporter_config, (FileExporterConfig, DebugExporterConfig)) and shared_instance:
+                    built_for[cid] = shared_instance  # one writer per file: both signals through one instance
+                else:
+                    built_for[cid] = build_exporter(cid, exporter_config, self.telemetry, pid.signal)
 
         limiter: MemoryLimiterConfig | None = None
-        by_receiver: dict[ComponentId, list[Pipeline]] = {}
-        for pid, pipeline in traces.items():
+        by_receiver: dict[ComponentId, dict[Signal, list[Pipeline]]] = {}
+        for pid, pipeline in config.service.pipelines.items():
             stages: list[AnalysisStage] = []
             for processor_id in pipeline.processors:
                 processor = config.processors[processor_id]
@@ -110,15 +125,26 @@ class Service:
                     self._stages.append(stage)
                 elif isinstance(processor, BatchConfig):
                     pass  # batching is the senders' job here: requests are forwarded as received
-            built = Pipeline(str(pid), [self.exporters[e] for e in pipeline.exporters if e in self.exporters], stages)
+            exporters = self.exporters if pid.signal == "traces" else self.metrics_exporters
+            built = Pipeline(str(pid), [exporters[e] for e in pipeline.exporters], stages)
             self.pipelines.append(built)
             for rid in pipeline.receivers:
-                by_receiver.setdefault(rid, []).append(built)
+                by_receiver.setdefault(rid, {}).setdefault(pid.signal, []).append(built)
 
         self._admission = AdmissionControl(self.telemetry, memory_limiter=limiter)
-        for rid, pipelines in by_receiver.items():
-            self.receivers[rid] = OTLPReceiver(rid, config.receivers[rid], Fanout(pipelines), self._admission,
-                                               self.telemetry)
+        for rid, signals in by_receiver.items():
+            traces = Fanout(signals["traces"]) if "traces" in signals else None
+            metrics = Fanout(signals["metrics"]) if "metrics" in signals else None
+            self.receivers[rid] = OTLPReceiver(rid, config.receivers[rid], traces, self._admission, self.telemetry,
+                                               metrics=metrics)
+            self._served[rid] = tuple(signals)
+
+    def _all_exporters(self) -> list[Exporter]:
+        """Every exporter instance once (a file or debug exporter may serve both signals)."""
+        unique: dict[int, Exporter] = {}
+        for exporter in (*self.exporters.values(), *self.metrics_exporters.values()):
+            unique.setdefault(id(exporter), exporter)
+        return list(unique.values())
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -126,7 +152,7 @@ class Service:
         """Build and start everything; on failure, stop what started and re-raise."""
         self._build()
         try:
-            for exporter in self.exporters.values():
+            for exporter in self._all_exporters():
                 await exporter.start()
             for stage in self._stages:
                 stage.start()
@@ -154,12 +180,24 @@ class Service:
         for rid, address in self.addresses.grpc.items():
             lines.append(f"receiver {rid}: OTLP/gRPC on {address}")
         for rid, address in self.addresses.http.items():
-            receiver_config = self.config.receivers[ComponentId.parse(rid)]
-            path = receiver_config.http.traces_url_path if receiver_config.http else ""
+            component = ComponentId.parse(rid)
+            receiver_config = self.config.receivers[component]
+            signals = self._served.get(component, ())
+            paths = [receiver_config.http.traces_url_path if receiver_config.http else ""] \
+                if "traces" in signals else []
+            if "metrics" in signals:
+                paths.append(METRICS_URL_PATH)
             scheme = "https" if receiver_config.http and receiver_config.http.tls else "http"
-            lines.append(f"receiver {rid}: OTLP/HTTP on {scheme}://{address}{path}")
-        for cid in self.exporters:
-            lines.append(f"exporter {cid}: {_exporter_target(self.config.exporters[cid])}")
+            # The first URL is the traces one when traces are served (tests and tools read it from here).
+            also = f" (also {', '.join(paths[1:])})" if len(paths) > 1 else ""
+            lines.append(f"receiver {rid}: OTLP/HTTP on {scheme}://{address}{paths[0]}{also}")
+        kinds: tuple[tuple[Signal, dict[ComponentId, Exporter]], ...] = (("traces", self.exporters),
+                                                                          ("metrics", self.metrics_exporters))
+        for kind, exporters in kinds:
+            for cid, exporter in exporters.items():
+                if kind == "metrics" and self.exporters.get(cid) is exporter:
+                    continue  # one instance for both signals: already listed
+                lines.append(f"exporter {cid}: {_exporter_target(self.config.exporters[cid], kind, exporter)}")
         if self.addresses.metrics is not None:
             lines.append(f"metrics: http://{self.addresses.metrics}/metrics")
         return "\n".join(lines)
@@ -200,7 +238,7 @@ class Service:
             await stage.stop()
         if self._admission is not None:
             await self._admission.stop()
-        await asyncio.gather(*(exporter.shutdown(deadline) for exporter in self.exporters.values()),
+        await asyncio.gather(*(exporter.shutdown(deadline) for exporter in self._all_exporters()),
                              return_exceptions=True)
         if self._metrics_server is not None:
             await self._metrics_server.stop()
@@ -211,11 +249,16 @@ class Service:
         await self._stopped.wait()
 
 
-def _exporter_target(config: object) -> str:
+def _exporter_target(config: object, signal: Signal, exporter: Exporter) -> str:
     if isinstance(config, OTLPExporterConfig):
-        return f"OTLP/gRPC to {config.endpoint} ({'TLS' if config.secure else 'plaintext'})"
+        return f"{signal} OTLP/gRPC to {config.endpoint} ({'TLS' if config.secure else 'plaintext'})"
     if isinstance(config, OTLPHTTPExporterConfig):
-        return f"OTLP/HTTP to {config.url_for('traces')}"
+        return f"{signal} OTLP/HTTP to {config.url_for(signal)}"
+    if isinstance(config, PrometheusExporterConfig):
+        bound = getattr(exporter, "bound", None)
+        if bound is None:
+            return "Prometheus series served with the processor's own metrics"
+        return f"Prometheus scrape endpoint http://{bound}/metrics"
     if isinstance(config, FileExporterConfig):
         return f"OTLP-JSON lines in {os.path.abspath(config.path)}"
     return type(config).__name__.removesuffix("Config").lower()

@@ -104,6 +104,16 @@ DRIFTLINE_LABEL_REASON: Final = 'reason'
 """Processor metric attribute: why data was refused or dropped."""
 DRIFTLINE_LABEL_STAGE: Final = 'stage'
 """Processor metric attribute: the analysis hook that raised."""
+SERVICE_NAME: Final = 'service.name'
+"""OTel resource attribute: logical service name (the Prometheus job, with service.namespace)."""
+SERVICE_NAMESPACE: Final = 'service.namespace'
+"""OTel resource attribute: namespace of service.name (job = namespace/name)."""
+SERVICE_INSTANCE_ID: Final = 'service.instance.id'
+"""OTel resource attribute: the service instance (the Prometheus instance label)."""
+PROMETHEUS_LABEL_JOB: Final = 'job'
+"""Prometheus label the prometheus exporter sets from service.namespace/service.name."""
+PROMETHEUS_LABEL_INSTANCE: Final = 'instance'
+"""Prometheus label the prometheus exporter sets from service.instance.id."""
 
 # --- metrics -----------------------------------------------------------------------------------
 GEN_AI_CLIENT_OPERATION_DURATION: Final = 'gen_ai.client.operation.duration'
@@ -148,6 +158,26 @@ DRIFTLINE_PROCESS_MEMORY_RSS: Final = 'driftline.process.memory_rss'
 """Resident set size of the processor process. Collector: otelcol_process_memory_rss."""
 DRIFTLINE_PROCESS_MEMORY_LIMITED: Final = 'driftline.process.memory_limited'
 """1 while the memory limiter refuses data (RSS above limit_mib - spike_limit_mib), else 0."""
+DRIFTLINE_RECEIVER_ACCEPTED_METRIC_POINTS: Final = 'driftline.receiver.accepted_metric_points'
+"""Metric data points a receiver accepted and handed to the pipeline (attributes receiver, transport). Collector: otelcol_receiver_accepted_metric_points."""
+DRIFTLINE_RECEIVER_REFUSED_METRIC_POINTS: Final = 'driftline.receiver.refused_metric_points'
+"""Metric data points a receiver refused retryably (attributes receiver, transport, reason). Collector: otelcol_receiver_refused_metric_points."""
+DRIFTLINE_RECEIVER_FAILED_METRIC_POINTS: Final = 'driftline.receiver.failed_metric_points'
+"""Metric data points a receiver could not hand on because of an internal fault (attributes receiver, transport). Collector: otelcol_receiver_failed_metric_points."""
+DRIFTLINE_EXPORTER_SENT_METRIC_POINTS: Final = 'driftline.exporter.sent_metric_points'
+"""Metric data points an exporter delivered; for the prometheus exporter, stored for scraping (attribute exporter). Collector: otelcol_exporter_sent_metric_points."""
+DRIFTLINE_EXPORTER_SEND_FAILED_METRIC_POINTS: Final = 'driftline.exporter.send_failed_metric_points'
+"""Metric data points an exporter gave up on (attributes exporter, reason; the prometheus exporter adds unsupported, conflict and series_limit). Collector: otelcol_exporter_send_failed_metric_points."""
+DRIFTLINE_EXPORTER_ENQUEUE_FAILED_METRIC_POINTS: Final = 'driftline.exporter.enqueue_failed_metric_points'
+"""Metric data points an exporter's sending queue could not take (attribute exporter). Collector: otelcol_exporter_enqueue_failed_metric_points."""
+DRIFTLINE_EXPORTER_RETRIED_METRIC_POINTS: Final = 'driftline.exporter.retried_metric_points'
+"""Metric data points in send attempts that failed retryably and were scheduled again (attribute exporter)."""
+DRIFTLINE_EXPORTER_REDELIVERED_METRIC_POINTS: Final = 'driftline.exporter.redelivered_metric_points'
+"""Metric data points sent again after a restart from a persistent queue: possible duplicates (attribute exporter)."""
+DRIFTLINE_EXPORTER_PROMETHEUS_SERIES: Final = 'driftline.exporter.prometheus_series'
+"""Series a prometheus exporter holds for scraping, bounded by its series limit (attribute exporter)."""
+PROMETHEUS_TARGET_INFO: Final = 'target_info'
+"""Prometheus info metric (value 1) carrying an OTLP resource's attributes as labels, with job and instance. Spec: OpenTelemetry Prometheus and OpenMetrics Compatibility, Resource Attributes."""
 
 # --- metric details ----------------------------------------------------------------------------
 GEN_AI_CLIENT_OPERATION_DURATION_UNIT: Final = 's'
@@ -192,6 +222,26 @@ DRIFTLINE_PROCESS_MEMORY_RSS_UNIT: Final = 'By'
 DRIFTLINE_PROCESS_MEMORY_RSS_BUCKETS: Final[tuple[float, ...]] = ()
 DRIFTLINE_PROCESS_MEMORY_LIMITED_UNIT: Final = '1'
 DRIFTLINE_PROCESS_MEMORY_LIMITED_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_RECEIVER_ACCEPTED_METRIC_POINTS_UNIT: Final = '{data_point}'
+DRIFTLINE_RECEIVER_ACCEPTED_METRIC_POINTS_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_RECEIVER_REFUSED_METRIC_POINTS_UNIT: Final = '{data_point}'
+DRIFTLINE_RECEIVER_REFUSED_METRIC_POINTS_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_RECEIVER_FAILED_METRIC_POINTS_UNIT: Final = '{data_point}'
+DRIFTLINE_RECEIVER_FAILED_METRIC_POINTS_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_EXPORTER_SENT_METRIC_POINTS_UNIT: Final = '{data_point}'
+DRIFTLINE_EXPORTER_SENT_METRIC_POINTS_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_EXPORTER_SEND_FAILED_METRIC_POINTS_UNIT: Final = '{data_point}'
+DRIFTLINE_EXPORTER_SEND_FAILED_METRIC_POINTS_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_EXPORTER_ENQUEUE_FAILED_METRIC_POINTS_UNIT: Final = '{data_point}'
+DRIFTLINE_EXPORTER_ENQUEUE_FAILED_METRIC_POINTS_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_EXPORTER_RETRIED_METRIC_POINTS_UNIT: Final = '{data_point}'
+DRIFTLINE_EXPORTER_RETRIED_METRIC_POINTS_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_EXPORTER_REDELIVERED_METRIC_POINTS_UNIT: Final = '{data_point}'
+DRIFTLINE_EXPORTER_REDELIVERED_METRIC_POINTS_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_EXPORTER_PROMETHEUS_SERIES_UNIT: Final = '{series}'
+DRIFTLINE_EXPORTER_PROMETHEUS_SERIES_BUCKETS: Final[tuple[float, ...]] = ()
+PROMETHEUS_TARGET_INFO_UNIT: Final = '1'
+PROMETHEUS_TARGET_INFO_BUCKETS: Final[tuple[float, ...]] = ()
 
 # --- events ------------------------------------------------------------------------------------
 GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS: Final = 'gen_ai.client.inference.operation.details'
@@ -290,5 +340,10 @@ ATTRIBUTE_NAMES: Final[frozenset[str]] = frozenset({
     DRIFTLINE_LABEL_EXPORTER,
     DRIFTLINE_LABEL_REASON,
     DRIFTLINE_LABEL_STAGE,
+    SERVICE_NAME,
+    SERVICE_NAMESPACE,
+    SERVICE_INSTANCE_ID,
+    PROMETHEUS_LABEL_JOB,
+    PROMETHEUS_LABEL_INSTANCE,
 })
 """All registered attribute names."""

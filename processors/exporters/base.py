@@ -18,7 +18,8 @@ from driftline.processors.config.model import ComponentId, QueueSettings, RetryS
 from driftline.processors.exporters._logging import child_logger
 from driftline.processors.exporters.queue import MemoryQueue, Occupancy, PersistentQueue, QueuedRequest, SendingQueue
 from driftline.processors.exporters.retry import Backoff, Outcome
-from driftline.processors.pipeline.batch import TraceBatch
+from driftline.processors.otlp.signals import SIGNALS, TRACES, OTLPSignal
+from driftline.processors.pipeline.batch import Batch
 from driftline.processors.telemetry.metrics import SelfTelemetry
 
 __all__ = ["DirectExporter", "QueuedExporter"]
@@ -28,6 +29,9 @@ _log = child_logger("exporters")
 # send_failed reasons (metric label values).
 _PERMANENT, _PARTIAL, _MAX_ELAPSED, _SHUTDOWN = "permanent", "partial_success", "max_elapsed", "shutdown"
 _RETRY_DISABLED = "retry_disabled"
+
+# Persistent-queue tables: traces keep the original name, so queues written before metrics existed recover.
+_TABLES = {"traces": "requests", "metrics": "metric_requests"}
 
 
 class _Fate(Enum):
@@ -46,12 +50,21 @@ class QueuedExporter(ABC):
 
     ``sending_queue.enabled: false`` removes the queue: :meth:`offer` then sends in the caller's task
     (with the same retry loop) and returns once the request is delivered or given up.
+
+    One instance carries one ``signal``: the queue holds payload bytes and their item count (spans or
+    data points), and the subclass sends them to that signal's method or URL. An exporter listed in
+    traces and metrics pipelines is two instances; a persistent queue then keeps each signal in its
+    own table of the one SQLite file.
     """
 
     def __init__(self, component_id: ComponentId, telemetry: SelfTelemetry, *, retry: RetrySettings,
-                 queue: QueueSettings, timeout: float) -> None:
+                 queue: QueueSettings, timeout: float, signal: OTLPSignal = TRACES) -> None:
         self.id = str(component_id)
         """The component id, the ``exporter`` metric label."""
+        self.signal = signal
+        """The signal this instance exports."""
+        self._kind = signal.signal
+        self._items = signal.items
         self._telemetry = telemetry
         self._retry = retry
         self._backoff = Backoff(retry)
@@ -59,8 +72,8 @@ class QueuedExporter(ABC):
         self._num_consumers = max(1, queue.num_consumers)
         self._queue: SendingQueue | None = None
         if queue.enabled:
-            self._queue = (PersistentQueue(queue.storage, queue.queue_size) if queue.storage
-                           else MemoryQueue(queue.queue_size))
+            self._queue = (PersistentQueue(queue.storage, queue.queue_size, table=_TABLES[self._kind])
+                           if queue.storage else MemoryQueue(queue.queue_size))
             telemetry.queue(self.id, self.queue_size, queue.queue_size)
         self._inline = Occupancy()  # requests being sent by offer() itself when there is no queue
         self._consumers: list[asyncio.Task[None]] = []
@@ -99,23 +112,24 @@ class QueuedExporter(ABC):
         """True if :meth:`offer` would take one more batch now."""
         return self._accepting and (self._queue is None or self._queue.has_room())
 
-    async def offer(self, batch: TraceBatch) -> bool:
+    async def offer(self, batch: Batch) -> bool:
         """Queue ``batch`` (False, counted as enqueue-failed, when full or shut down); without a queue,
         send it now and return False only if it could not be delivered for a retryable reason."""
+        items = batch.item_count
         if not self.can_accept():
-            self._telemetry.enqueue_failed(self.id, batch.span_count)
+            self._telemetry.enqueue_failed(self.id, items, self._kind)
             return False
         payload = batch.payload()
         if self._queue is not None:
-            return await self._queue.put(payload, batch.span_count)
-        request = QueuedRequest(payload, batch.span_count)
+            return await self._queue.put(payload, items)
+        request = QueuedRequest(payload, items)
         self._inline.add()
         try:
             fate = await self._deliver(request)
         finally:
             self._inline.remove()
         if fate is _Fate.STOPPED:
-            self._telemetry.send_failed(self.id, request.spans, _SHUTDOWN)
+            self._telemetry.send_failed(self.id, request.spans, _SHUTDOWN, self._kind)
         return fate in (_Fate.DELIVERED, _Fate.DROPPED)
 
     def queue_size(self) -> int:
@@ -161,8 +175,8 @@ class QueuedExporter(ABC):
                 self._abandon(request)
                 raise
             except Exception:  # a bug in a sender must not kill the consumer and strand the queue
-                _log.exception("exporter %s: unexpected error; %d spans dropped", self.id, request.spans)
-                self._telemetry.send_failed(self.id, request.spans, _PERMANENT)
+                _log.exception("exporter %s: unexpected error; %d %s dropped", self.id, request.spans, self._items)
+                self._telemetry.send_failed(self.id, request.spans, _PERMANENT, self._kind)
                 fate = _Fate.DROPPED
             if fate is _Fate.STOPPED:
                 self._abandon(request)
@@ -173,7 +187,7 @@ class QueuedExporter(ABC):
         """Stop holding ``request`` at shutdown: kept on disk, or dropped and counted."""
         assert self._queue is not None
         if not self._queue.persistent:
-            self._telemetry.send_failed(self.id, request.spans, _SHUTDOWN)
+            self._telemetry.send_failed(self.id, request.spans, _SHUTDOWN, self._kind)
         self._queue.release(request)
 
     async def _deliver(self, request: QueuedRequest) -> _Fate:
@@ -182,7 +196,7 @@ class QueuedExporter(ABC):
         spans, started, retries = request.spans, time.monotonic(), 0
         while True:
             if self._queue is not None and await self._queue.begin_attempt(request):
-                self._telemetry.redelivered(self.id, spans)
+                self._telemetry.redelivered(self.id, spans, self._kind)
             outcome = await self._send(request.payload)
             if outcome.delivered:
                 self._delivered(spans, outcome)
@@ -200,8 +214,8 @@ class QueuedExporter(ABC):
             if limit > 0 and time.monotonic() - started + wait > limit:
                 self._give_up(spans, _MAX_ELAPSED, outcome)
                 return _Fate.GAVE_UP
-            self._telemetry.retried(self.id, spans)
-            _log.info("exporter %s: %s; retrying %d spans in %.2fs", self.id, outcome.message, spans, wait)
+            self._telemetry.retried(self.id, spans, self._kind)
+            _log.info("exporter %s: %s; retrying %d %s in %.2fs", self.id, outcome.message, spans, self._items, wait)
             if await self._stopped_within(wait):
                 return _Fate.STOPPED
             retries += 1
@@ -216,22 +230,23 @@ class QueuedExporter(ABC):
 
     def _delivered(self, spans: int, outcome: Outcome) -> None:
         rejected = min(max(outcome.rejected, 0), spans)
-        self._telemetry.sent(self.id, spans - rejected)
+        self._telemetry.sent(self.id, spans - rejected, self._kind)
         if rejected:
-            self._telemetry.send_failed(self.id, rejected, _PARTIAL)
-            _log.warning("exporter %s: backend rejected %d of %d spans (partial success, not retried): %s",
-                         self.id, rejected, spans, outcome.message)
+            self._telemetry.send_failed(self.id, rejected, _PARTIAL, self._kind)
+            _log.warning("exporter %s: backend rejected %d of %d %s (partial success, not retried): %s",
+                         self.id, rejected, spans, self._items, outcome.message)
         elif outcome.message:
             _log.info("exporter %s: backend accepted the request with a warning: %s", self.id, outcome.message)
 
     def _give_up(self, spans: int, reason: str, outcome: Outcome) -> None:
-        self._telemetry.send_failed(self.id, spans, reason)
-        _log.warning("exporter %s: dropped %d spans (%s): %s", self.id, spans, reason, outcome.message)
+        self._telemetry.send_failed(self.id, spans, reason, self._kind)
+        _log.warning("exporter %s: dropped %d %s (%s): %s", self.id, spans, self._items, reason, outcome.message)
 
 
 class DirectExporter(ABC):
     """An exporter that handles each batch in :meth:`offer` itself (``file``, ``debug``): no queue,
-    no retries; ``offer`` returns once the batch is written."""
+    no retries; ``offer`` returns once the batch is written. One instance serves every signal it is
+    offered (counting spans or data points by the batch's signal), so one file has one writer."""
 
     def __init__(self, component_id: ComponentId, telemetry: SelfTelemetry) -> None:
         self.id = str(component_id)
@@ -241,7 +256,7 @@ class DirectExporter(ABC):
         self._accepting = False
 
     @abstractmethod
-    async def _write(self, batch: TraceBatch) -> None:
+    async def _write(self, batch: Batch) -> None:
         """Export ``batch``; an ``OSError`` drops it (counted as permanent)."""
 
     async def start(self) -> None:
@@ -252,19 +267,21 @@ class DirectExporter(ABC):
         """True until shutdown."""
         return self._accepting
 
-    async def offer(self, batch: TraceBatch) -> bool:
+    async def offer(self, batch: Batch) -> bool:
         """Export ``batch`` now; False (enqueue-failed) only after shutdown."""
+        items, signal = batch.item_count, batch.signal
         if not self._accepting:
-            self._telemetry.enqueue_failed(self.id, batch.span_count)
+            self._telemetry.enqueue_failed(self.id, items, signal)
             return False
         self._busy.add()
         try:
             await self._write(batch)
         except OSError as error:
-            self._telemetry.send_failed(self.id, batch.span_count, _PERMANENT)
-            _log.error("exporter %s: dropped %d spans: %s", self.id, batch.span_count, error.strerror or error)
+            self._telemetry.send_failed(self.id, items, _PERMANENT, signal)
+            _log.error("exporter %s: dropped %d %s: %s", self.id, items, SIGNALS[signal].items,
+                       error.strerror or error)
         else:
-            self._telemetry.sent(self.id, batch.span_count)
+            self._telemetry.sent(self.id, items, signal)
         finally:
             self._busy.remove()
         return True

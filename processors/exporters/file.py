@@ -1,4 +1,5 @@
-"""The ``file`` exporter: OTLP-JSON lines, one ``ExportTraceServiceRequest`` per line, with rotation."""
+"""The ``file`` exporter: OTLP-JSON lines, one ``ExportTraceServiceRequest`` or ``ExportMetricsServiceRequest``
+per line, with rotation."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from driftline.processors.config.model import ComponentId, FileExporterConfig, R
 from driftline.processors.exporters._logging import child_logger
 from driftline.processors.exporters.base import DirectExporter
 from driftline.processors.otlp.json_codec import encode_json
-from driftline.processors.pipeline.batch import TraceBatch
+from driftline.processors.pipeline.batch import Batch
 from driftline.processors.telemetry.metrics import SelfTelemetry
 
 __all__ = ["BACKUP_TIME_FORMAT", "FileExporter", "RotatingFile"]
@@ -121,6 +122,9 @@ class RotatingFile:
 class FileExporter(DirectExporter):
     """Appends each batch as one OTLP-JSON line to ``config.path``.
 
+    An exporter listed in traces and metrics pipelines is one instance, so both signals go through one
+    writer into the one file, as in the Collector: a line holds ``resourceSpans`` or ``resourceMetrics``.
+
     ``offer`` returns after the line is written and flushed, so a crash of the processor loses no
     acknowledged batch; the file is fsynced every ``flush_interval`` seconds (power-loss safety).
     Encoding and all file I/O run on one dedicated thread, off the event loop, in offer order.
@@ -140,7 +144,7 @@ class FileExporter(DirectExporter):
         self._syncer = asyncio.create_task(self._sync_periodically(), name=f"{self.id} fsync")
         await super().start()
 
-    async def _write(self, batch: TraceBatch) -> None:
+    async def _write(self, batch: Batch) -> None:
         file = self._file
         assert file is not None
         # Encoding reads the request on the file thread: nothing changes a batch once it is offered.

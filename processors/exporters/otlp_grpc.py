@@ -1,4 +1,5 @@
-"""The ``otlp`` exporter: OTLP/gRPC ``TraceService/Export`` over a ``grpc.aio`` channel."""
+"""The ``otlp`` exporter: OTLP/gRPC ``TraceService/Export`` (or ``MetricsService/Export``) over a ``grpc.aio``
+channel."""
 
 from __future__ import annotations
 
@@ -8,25 +9,25 @@ from typing import Any
 import grpc  # type: ignore[import-untyped, unused-ignore]
 import grpc.aio  # type: ignore[import-untyped, unused-ignore]
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped, unused-ignore]
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from driftline.processors.config.model import ComponentId, OTLPExporterConfig
 from driftline.processors.exporters.base import QueuedExporter
 from driftline.processors.exporters.retry import Outcome
 from driftline.processors.exporters.tls import grpc_credentials
+from driftline.processors.otlp.signals import TRACES, OTLPSignal
 from driftline.processors.otlp.status import GRPC_STATUS_DETAILS_KEY, grpc_retry_advice
 from driftline.processors.telemetry.metrics import SelfTelemetry
 
 __all__ = ["EXPORT_METHOD", "OTLPGrpcExporter"]
 
-EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+EXPORT_METHOD = TRACES.grpc_method
 """The OTLP/gRPC trace export method."""
 
 _MAX_MESSAGE_TEXT = 300  # a backend's error text is logged, but a runaway one is cut short
 
 
 class OTLPGrpcExporter(QueuedExporter):
-    """Sends each queued request's protobuf bytes unchanged to ``TraceService/Export``.
+    """Sends each queued request's protobuf bytes unchanged to ``signal``'s ``Export`` method.
 
     TLS per ``config.secure`` (``tls.ca_file``, client certificate for mTLS, ``server_name_override``
     as ``grpc.ssl_target_name_override``); ``headers`` become call metadata; ``compression: gzip``
@@ -34,9 +35,10 @@ class OTLPGrpcExporter(QueuedExporter):
     bounded the request, and a backend's answer is small.
     """
 
-    def __init__(self, component_id: ComponentId, config: OTLPExporterConfig, telemetry: SelfTelemetry) -> None:
+    def __init__(self, component_id: ComponentId, config: OTLPExporterConfig, telemetry: SelfTelemetry, *,
+                 signal: OTLPSignal = TRACES) -> None:
         super().__init__(component_id, telemetry, retry=config.retry_on_failure, queue=config.sending_queue,
-                         timeout=config.timeout)
+                         timeout=config.timeout, signal=signal)
         self._config = config
         self._metadata = tuple(config.headers.items())
         self._channel: grpc.aio.Channel | None = None
@@ -56,7 +58,7 @@ class OTLPGrpcExporter(QueuedExporter):
         else:
             self._channel = grpc.aio.insecure_channel(target, options=options, compression=compression)
         # No serializers: the payload goes out as received, and the answer comes back as bytes.
-        self._export = self._channel.unary_unary(EXPORT_METHOD, request_serializer=None,
+        self._export = self._channel.unary_unary(self.signal.grpc_method, request_serializer=None,
                                                  response_deserializer=None)
 
     async def _send(self, payload: bytes) -> Outcome:
@@ -64,13 +66,13 @@ class OTLPGrpcExporter(QueuedExporter):
             answer = await self._export(payload, timeout=self._timeout, metadata=self._metadata)
         except grpc.aio.AioRpcError as error:
             return _failure(error)
-        response = ExportTraceServiceResponse()
+        response = self.signal.response_type()
         try:
             response.ParseFromString(bytes(answer))
         except DecodeError:
-            return Outcome.success(message="the backend's answer is not an ExportTraceServiceResponse")
-        partial = response.partial_success
-        return Outcome.success(int(partial.rejected_spans), partial.error_message[:_MAX_MESSAGE_TEXT])
+            return Outcome.success(message=f"the backend's answer is not an {self.signal.response_type.__name__}")
+        return Outcome.success(self.signal.rejected(response),
+                               response.partial_success.error_message[:_MAX_MESSAGE_TEXT])
 
     async def _close(self) -> None:
         if self._channel is not None:

@@ -8,7 +8,6 @@ import zlib
 
 import aiohttp
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped, unused-ignore]
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from driftline.processors.config.model import ComponentId, OTLPHTTPExporterConfig
 from driftline.processors.exporters.base import QueuedExporter
@@ -16,6 +15,7 @@ from driftline.processors.exporters.retry import Outcome
 from driftline.processors.exporters.tls import ssl_context
 from driftline.processors.otlp.admission import MediaType, parse_content_type
 from driftline.processors.otlp.errors import UnsupportedMediaType
+from driftline.processors.otlp.signals import TRACES, OTLPSignal
 from driftline.processors.otlp.status import decode_rpc_status, http_retry_advice
 from driftline.processors.telemetry.metrics import SelfTelemetry
 
@@ -23,7 +23,7 @@ __all__ = ["OTLPHttpExporter", "gzip_body"]
 
 _MAX_MESSAGE_TEXT = 300  # a backend's error text is logged, but a runaway one is cut short
 _MAX_ERROR_BODY = 64 * 1024  # enough for any google.rpc.Status; the rest of an error page is not read
-_MAX_SUCCESS_BODY = 1024 * 1024  # an ExportTraceServiceResponse is a count and a message
+_MAX_SUCCESS_BODY = 1024 * 1024  # an Export*ServiceResponse is a count and a message
 
 _INLINE_GZIP_LIMIT = 64 * 1024
 """Bodies up to this size are gzipped on the event loop. Measured with zlib level 6 on this
@@ -38,7 +38,7 @@ def gzip_body(payload: bytes) -> bytes:
 
 
 class OTLPHttpExporter(QueuedExporter):
-    """POSTs each queued request's protobuf bytes to ``config.url_for("traces")``.
+    """POSTs each queued request's protobuf bytes to ``config.url_for(signal)`` (``/v1/traces``, ``/v1/metrics``).
 
     2xx answers are read for a partial success (an empty body is a full success); other statuses
     are retried or dropped per OTLP/HTTP (429/502/503/504 retryable, ``Retry-After`` honoured), and
@@ -46,11 +46,11 @@ class OTLPHttpExporter(QueuedExporter):
     """
 
     def __init__(self, component_id: ComponentId, config: OTLPHTTPExporterConfig,
-                 telemetry: SelfTelemetry) -> None:
+                 telemetry: SelfTelemetry, *, signal: OTLPSignal = TRACES) -> None:
         super().__init__(component_id, telemetry, retry=config.retry_on_failure, queue=config.sending_queue,
-                         timeout=config.timeout)
+                         timeout=config.timeout, signal=signal)
         self._config = config
-        self._url = config.url_for("traces")
+        self._url = config.url_for(signal.signal)
         self._headers = {**config.headers, "Content-Type": MediaType.PROTOBUF.value}
         if config.compression == "gzip":
             self._headers["Content-Encoding"] = "gzip"
@@ -58,7 +58,7 @@ class OTLPHttpExporter(QueuedExporter):
         self._ssl: ssl.SSLContext | bool = True
 
     async def _open(self) -> None:
-        if self._config.uses_tls("traces"):
+        if self._config.uses_tls(self.signal.signal):
             self._ssl = await asyncio.to_thread(ssl_context, self._config.tls)
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
 
@@ -72,7 +72,7 @@ class OTLPHttpExporter(QueuedExporter):
             async with self._session.post(self._url, data=body, headers=self._headers, ssl=self._ssl,
                                           server_hostname=self._config.tls.server_name_override) as response:
                 if 200 <= response.status < 300:
-                    return _success(await _read_capped(response, _MAX_SUCCESS_BODY))
+                    return _success(await _read_capped(response, _MAX_SUCCESS_BODY), self.signal)
                 text = await _status_message(response)
                 advice = http_retry_advice(response.status, response.headers.get("Retry-After"))
                 return Outcome.failure(advice, f"HTTP {response.status}: {text}")
@@ -85,14 +85,13 @@ class OTLPHttpExporter(QueuedExporter):
             self._session = None
 
 
-def _success(body: bytes) -> Outcome:
-    response = ExportTraceServiceResponse()
+def _success(body: bytes, signal: OTLPSignal) -> Outcome:
+    response = signal.response_type()
     try:
         response.ParseFromString(body)
     except DecodeError:
-        return Outcome.success(message="the backend's answer is not an ExportTraceServiceResponse")
-    partial = response.partial_success
-    return Outcome.success(int(partial.rejected_spans), partial.error_message[:_MAX_MESSAGE_TEXT])
+        return Outcome.success(message=f"the backend's answer is not an {signal.response_type.__name__}")
+    return Outcome.success(signal.rejected(response), response.partial_success.error_message[:_MAX_MESSAGE_TEXT])
 
 
 async def _status_message(response: aiohttp.ClientResponse) -> str:

@@ -164,7 +164,7 @@ class MemoryQueue(SendingQueue):
 
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS requests (
+CREATE TABLE IF NOT EXISTS {table} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     spans INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -190,10 +190,14 @@ class PersistentQueue(SendingQueue):
     syscall that must not stall the event loop, and one thread keeps the connection single-threaded.
     """
 
-    def __init__(self, path: str, capacity: int) -> None:
+    def __init__(self, path: str, capacity: int, *, table: str = "requests") -> None:
         super().__init__(capacity)
         self.path = path
         """The database file."""
+        if not table.isidentifier():
+            raise ValueError(f"table {table!r} is not an SQL identifier")
+        self.table = table
+        """The table holding this queue's rows (one per signal; the ``spans`` column counts its items)."""
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftline-queue")
         self._db: sqlite3.Connection | None = None
 
@@ -281,27 +285,29 @@ class PersistentQueue(SendingQueue):
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
-        db.execute(_SCHEMA)
+        db.execute("PRAGMA busy_timeout=30000")  # a traces and a metrics queue may share the file
+        db.execute(_SCHEMA.format(table=self.table))
         self._db = db
         return [(int(k), int(s), int(a)) for k, s, a in
-                db.execute("SELECT id, spans, attempts FROM requests ORDER BY id")]
+                db.execute(f"SELECT id, spans, attempts FROM {self.table} ORDER BY id")]
 
     def _insert(self, payload: bytes, spans: int) -> int:
-        cursor = self._connection().execute("INSERT INTO requests (spans, payload) VALUES (?, ?)", (spans, payload))
+        cursor = self._connection().execute(f"INSERT INTO {self.table} (spans, payload) VALUES (?, ?)",
+                                            (spans, payload))
         key = cursor.lastrowid
         if key is None:  # pragma: no cover - an INSERT into a rowid table always sets it
             raise RuntimeError("SQLite returned no row id")
         return key
 
     def _load(self, key: int) -> bytes:
-        row = self._connection().execute("SELECT payload FROM requests WHERE id = ?", (key,)).fetchone()
+        row = self._connection().execute(f"SELECT payload FROM {self.table} WHERE id = ?", (key,)).fetchone()
         return bytes(row[0]) if row is not None else b""
 
     def _mark_attempt(self, key: int) -> None:
-        self._connection().execute("UPDATE requests SET attempts = attempts + 1 WHERE id = ?", (key,))
+        self._connection().execute(f"UPDATE {self.table} SET attempts = attempts + 1 WHERE id = ?", (key,))
 
     def _delete(self, key: int) -> None:
-        self._connection().execute("DELETE FROM requests WHERE id = ?", (key,))
+        self._connection().execute(f"DELETE FROM {self.table} WHERE id = ?", (key,))
 
     def _close_db(self) -> None:
         if self._db is not None:

@@ -1,6 +1,6 @@
 """The interfaces between the processor's stages: receivers → pipeline → exporters.
 
-Receivers know only :class:`TraceConsumer`; exporters implement :class:`Exporter`; analysis
+Receivers know only :class:`TraceConsumer` and :class:`MetricsConsumer`; exporters implement :class:`Exporter`; analysis
 hooks implement :class:`AnalysisHook`. The service (``driftline.processors.service``) wires them
 from the configuration, so a new receiver, exporter or hook touches none of the others.
 """
@@ -11,9 +11,9 @@ from typing import Protocol, runtime_checkable
 
 from driftline.processors.config.model import HostPort
 from driftline.processors.otlp.errors import GrpcCode
-from driftline.processors.pipeline.batch import TraceBatch
+from driftline.processors.pipeline.batch import Batch, MetricsBatch, TraceBatch
 
-__all__ = ["Admission", "AnalysisHook", "Exporter", "Receiver", "Refused", "TraceConsumer"]
+__all__ = ["Admission", "AnalysisHook", "Exporter", "MetricsConsumer", "Receiver", "Refused", "TraceConsumer"]
 
 
 class Refused(Exception):
@@ -53,6 +53,14 @@ class TraceConsumer(Protocol):
         ...
 
 
+class MetricsConsumer(Protocol):
+    """What a receiver hands accepted metrics batches to (the metrics pipelines)."""
+
+    async def consume(self, batch: MetricsBatch) -> None:
+        """Take ``batch`` or raise :class:`Refused`, as :meth:`TraceConsumer.consume`."""
+        ...
+
+
 @runtime_checkable
 class Exporter(Protocol):
     """An exporter with its own sending queue and retry loop.
@@ -67,8 +75,9 @@ class Exporter(Protocol):
         first, so a batch goes to all of them or none and a retried request makes no duplicates)."""
         ...
 
-    async def offer(self, batch: TraceBatch) -> bool:
-        """Put ``batch`` in the sending queue; False (and counted as enqueue-failed) when full."""
+    async def offer(self, batch: Batch) -> bool:
+        """Put ``batch`` in the sending queue; False (and counted as enqueue-failed) when full. An exporter
+        is offered batches of the signals of the pipelines it was built for."""
         ...
 
     async def start(self) -> None:
@@ -99,7 +108,8 @@ class AnalysisHook(Protocol):
 
 
 class Receiver(Protocol):
-    """A receiver: listens on its configured endpoints and feeds a :class:`TraceConsumer`."""
+    """A receiver: listens on its configured endpoints and feeds a :class:`TraceConsumer` and/or a
+    :class:`MetricsConsumer`."""
 
     @property
     def grpc_address(self) -> HostPort | None:

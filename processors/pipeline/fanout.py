@@ -6,14 +6,15 @@ import asyncio
 from collections.abc import Sequence
 
 from driftline.processors.pipeline.analysis import AnalysisStage
-from driftline.processors.pipeline.batch import TraceBatch
+from driftline.processors.pipeline.batch import Batch, MetricsBatch, TraceBatch
 from driftline.processors.pipeline.contracts import Exporter, Refused
 
 __all__ = ["Fanout", "Pipeline"]
 
 
 class Pipeline:
-    """One ``service.pipelines.traces[/name]``: its analysis stages (in order) and exporters.
+    """One ``service.pipelines.traces[/name]`` or ``metrics[/name]``: its analysis stages (in order, traces
+    only) and exporters.
 
     A batch goes to all exporters or to none: if any exporter's queue is full the request is
     refused retryably before anything is queued, so the sender's retry makes no duplicates.
@@ -35,11 +36,13 @@ class Pipeline:
             raise Refused(f"the sending queue of {', '.join(full)} is full; retry later",
                           reason="backpressure", retry_after=1.0)
 
-    async def consume(self, batch: TraceBatch) -> None:
+    async def consume(self, batch: Batch) -> None:
         """Queue ``batch`` on every exporter, or raise :class:`Refused`."""
         self.check_capacity()
-        for stage in self.stages:
-            stage.enrich(batch)
+        spans = batch if isinstance(batch, TraceBatch) else None  # analysis hooks see spans only
+        if spans is not None:
+            for stage in self.stages:
+                stage.enrich(spans)
         if len(self.exporters) == 1:
             taken = [await self.exporters[0].offer(batch)]
         else:
@@ -48,8 +51,9 @@ class Pipeline:
             refused = [exporter.id for exporter, ok in zip(self.exporters, taken, strict=True) if not ok]
             raise Refused(f"the sending queue of {', '.join(refused)} could not take the request; retry later",
                           reason="backpressure", retry_after=1.0)
-        for stage in self.stages:
-            stage.observe(batch)
+        if spans is not None:
+            for stage in self.stages:
+                stage.observe(spans)
 
     def close(self) -> None:
         """Refuse (retryably) every batch from now on."""
@@ -62,7 +66,7 @@ class Fanout:
     def __init__(self, pipelines: Sequence[Pipeline]) -> None:
         self.pipelines = tuple(pipelines)
 
-    async def consume(self, batch: TraceBatch) -> None:
+    async def consume(self, batch: Batch) -> None:
         """Hand ``batch`` to each pipeline; capacity is checked on all of them first."""
         for pipeline in self.pipelines:
             pipeline.check_capacity()
@@ -74,7 +78,9 @@ class Fanout:
             await pipeline.consume(batch if index == len(self.pipelines) - 1 else _copy(batch))
 
 
-def _copy(batch: TraceBatch) -> TraceBatch:
+def _copy(batch: Batch) -> Batch:
+    if isinstance(batch, MetricsBatch):
+        return batch  # nothing modifies metrics: every pipeline can share one
     if not batch.modified:
         return TraceBatch.from_protobuf(batch.payload())
     return TraceBatch.from_protobuf(bytes(batch.request.SerializeToString()))

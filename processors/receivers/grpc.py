@@ -1,4 +1,5 @@
-"""OTLP/gRPC: ``TraceService/Export`` on a ``grpc.aio`` server.
+"""OTLP/gRPC: ``TraceService/Export`` and ``MetricsService/Export`` (each only when its signal has a
+pipeline) on a ``grpc.aio`` server.
 
 The method is registered without a deserializer, so the handler gets the message's bytes exactly as
 the client sent them (after gRPC's own decompression): they are parsed once, to validate and count,
@@ -12,22 +13,27 @@ Reference: OTLP specification, "OTLP/gRPC" (https://opentelemetry.io/docs/specs/
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 from typing import Any
 
 import grpc  # type: ignore[import-untyped, unused-ignore]
 
 from driftline.processors.config.model import GRPCReceiverSettings, HostPort
-from driftline.processors.otlp.status import GRPC_STATUS_DETAILS_KEY, export_response
-from driftline.processors.pipeline.batch import TraceBatch
+from driftline.processors.otlp.signals import METRICS, TRACES
+from driftline.processors.otlp.status import GRPC_STATUS_DETAILS_KEY
+from driftline.processors.pipeline.batch import Batch, MetricsBatch, TraceBatch
 from driftline.processors.receivers.intake import Intake, Rejection
 from driftline.processors.receivers.tls import grpc_server_credentials
 
-__all__ = ["TRACE_SERVICE", "GRPCTraceServer"]
+__all__ = ["METRICS_SERVICE", "TRACE_SERVICE", "GRPCTraceServer"]
 
-TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
+TRACE_SERVICE = TRACES.grpc_service
 """The fully qualified name of the OTLP trace service."""
 
-_EXPORT_OK = bytes(export_response().SerializeToString())
+METRICS_SERVICE = METRICS.grpc_service
+"""The fully qualified name of the OTLP metrics service."""
+
+_EXPORT_OK = b""  # an empty Export*ServiceResponse: full success (partial_success unset), for every signal
 _STATUS_CODES = {code.value[0]: code for code in grpc.StatusCode}
 _AUTHORIZATION = "authorization"
 
@@ -53,9 +59,14 @@ class GRPCTraceServer:
             # in use without any error; refusing to start is what a misconfiguration deserves.
             ("grpc.so_reuseport", 0),
         ])
-        handler = grpc.unary_unary_rpc_method_handler(self._export, request_deserializer=None,
-                                                      response_serializer=None)
-        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(TRACE_SERVICE, {"Export": handler}),))
+        handlers = []
+        for signal, service, export in (("traces", TRACE_SERVICE, self._export),
+                                        ("metrics", METRICS_SERVICE, self._export_metrics)):
+            if signal in self._intake.signals:
+                handler = grpc.unary_unary_rpc_method_handler(export, request_deserializer=None,
+                                                              response_serializer=None)
+                handlers.append(grpc.method_handlers_generic_handler(service, {"Export": handler}))
+        server.add_generic_rpc_handlers(tuple(handlers))
         endpoint = settings.endpoint
         target = f"{_grpc_host(endpoint.host)}:{endpoint.port}"
         try:
@@ -88,14 +99,21 @@ class GRPCTraceServer:
             self._server = None
 
     async def _export(self, request: bytes, context: Any) -> bytes:
-        """``Export``: the hot path of every OTLP/gRPC request."""
+        """``TraceService/Export``: the hot path of every OTLP/gRPC trace request."""
+        return await self._handle(request, context, TraceBatch.from_protobuf)
+
+    async def _export_metrics(self, request: bytes, context: Any) -> bytes:
+        """``MetricsService/Export``."""
+        return await self._handle(request, context, MetricsBatch.from_protobuf)
+
+    async def _handle(self, request: bytes, context: Any, parse: Callable[[bytes], Batch]) -> bytes:
         intake = self._intake
         with intake.in_flight():
             try:
                 intake.admit(_authorization(context.invocation_metadata()))
                 with intake.reserved(len(request)):
                     with intake.refusals():
-                        batch = TraceBatch.from_protobuf(request)
+                        batch = parse(request)
                     await intake.deliver(batch)
             except Rejection as rejection:
                 await context.abort(_STATUS_CODES[rejection.grpc_code], rejection.status.message,

@@ -1,4 +1,5 @@
-"""OTLP/HTTP: ``POST /v1/traces`` (or ``traces_url_path``) on an aiohttp server.
+"""OTLP/HTTP: ``POST /v1/traces`` (or ``traces_url_path``) and ``POST /v1/metrics`` (each only when its
+signal has a pipeline) on an aiohttp server.
 
 Everything that can be decided from the headers is decided before the body is read (and before
 ``100 Continue`` is sent to a client that asked for it): shutdown, bearer token, ``Content-Type``
@@ -7,7 +8,7 @@ then read with a cap (chunked bodies included) and decompressed with the same ca
 upload nor a gzip bomb costs more than the limit. aiohttp's own request decompression is off: it would
 inflate without that bound.
 
-Answers are in the request's media type: ``ExportTraceServiceResponse`` on success, a
+Answers are in the request's media type: ``Export{Trace,Metrics}ServiceResponse`` on success, a
 ``google.rpc.Status`` on failure (protobuf when the request's type is not one of the two).
 Reference: OTLP specification, "OTLP/HTTP" (https://opentelemetry.io/docs/specs/otlp/#otlphttp).
 """
@@ -19,6 +20,7 @@ import errno
 import logging
 import os
 import ssl
+from collections.abc import Callable
 
 from aiohttp import ClientConnectionError, ClientPayloadError, HttpVersion11, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -26,18 +28,22 @@ from aiohttp.http_exceptions import HttpProcessingError
 from driftline.processors.config.model import HostPort, HTTPReceiverSettings
 from driftline.processors.otlp.admission import MediaType, decompress, parse_content_type
 from driftline.processors.otlp.errors import MalformedPayload, OTLPRefusal, PayloadTooLarge
-from driftline.processors.otlp.json_codec import decode_trace_request
+from driftline.processors.otlp.json_codec import decode_json, decode_trace_request
+from driftline.processors.otlp.signals import METRICS
 from driftline.processors.otlp.status import (
     encode_export_response,
     encode_rpc_status,
     export_response,
     format_retry_after,
 )
-from driftline.processors.pipeline.batch import TraceBatch
+from driftline.processors.pipeline.batch import Batch, MetricsBatch, TraceBatch
 from driftline.processors.receivers.intake import SHUTTING_DOWN, Intake, Rejection
 from driftline.processors.receivers.tls import http_ssl_context
 
-__all__ = ["HTTPTraceServer"]
+__all__ = ["METRICS_URL_PATH", "HTTPTraceServer"]
+
+METRICS_URL_PATH = "/v1/metrics"
+"""Where OTLP/HTTP metrics are posted (the OTLP default; ``metrics_url_path`` is not configurable yet)."""
 
 _EXPORT_OK = {media: encode_export_response(export_response(), media) for media in MediaType}
 
@@ -80,7 +86,10 @@ class HTTPTraceServer:
         settings = self._settings
         ssl_context: ssl.SSLContext | None = http_ssl_context(settings.tls) if settings.tls is not None else None
         app = web.Application()
-        app.router.add_route(hdrs.METH_POST, settings.traces_url_path, self._export, expect_handler=_expect)
+        if "traces" in self._intake.signals:
+            app.router.add_route(hdrs.METH_POST, settings.traces_url_path, self._export, expect_handler=_expect)
+        if "metrics" in self._intake.signals:
+            app.router.add_route(hdrs.METH_POST, METRICS_URL_PATH, self._export_metrics, expect_handler=_expect)
         runner = web.AppRunner(app, handle_signals=False, access_log=None, auto_decompress=False,
                                logger=_server_logger, shutdown_timeout=_CANCEL_AFTER)
         await runner.setup()
@@ -119,7 +128,15 @@ class HTTPTraceServer:
         await runner.cleanup()
 
     async def _export(self, request: web.Request) -> web.StreamResponse:
-        """``POST traces_url_path``: the hot path of every OTLP/HTTP request."""
+        """``POST traces_url_path``: the hot path of every OTLP/HTTP trace request."""
+        return await self._handle(request, _decode_traces)
+
+    async def _export_metrics(self, request: web.Request) -> web.StreamResponse:
+        """``POST /v1/metrics``."""
+        return await self._handle(request, _decode_metrics)
+
+    async def _handle(self, request: web.Request,
+                      decode: Callable[[bytes, MediaType], Batch]) -> web.StreamResponse:
         intake = self._intake
         limit = self._settings.max_request_body_size
         headers = request.headers
@@ -143,12 +160,21 @@ class HTTPTraceServer:
                         if raw is None:
                             raw = await _read_body(request, limit)
                         body = decompress(raw, headers.get(hdrs.CONTENT_ENCODING), limit)
-                        batch = (TraceBatch(decode_trace_request(body)) if media is MediaType.JSON
-                                 else TraceBatch.from_protobuf(body))
+                        batch = decode(body, media)
                     await intake.deliver(batch)
             except Rejection as rejection:
                 return _failure(rejection, _answer_media(content_type), body_unread=not request.content.is_eof())
         return web.Response(body=_EXPORT_OK[media], content_type=media.value)
+
+
+def _decode_traces(body: bytes, media: MediaType) -> Batch:
+    return TraceBatch(decode_trace_request(body)) if media is MediaType.JSON else TraceBatch.from_protobuf(body)
+
+
+def _decode_metrics(body: bytes, media: MediaType) -> Batch:
+    if media is MediaType.JSON:
+        return MetricsBatch(decode_json(body, METRICS.request_type))
+    return MetricsBatch.from_protobuf(body)
 
 
 async def _expect(request: web.Request) -> None:

@@ -17,16 +17,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
-from driftline.processors.config.model import BearerTokenAuth
+from driftline.processors.config.model import BearerTokenAuth, Signal
 from driftline.processors.otlp.errors import (
     GrpcCode,
     MalformedPayload,
     OTLPRefusal,
     PayloadTooLarge,
 )
+from driftline.processors.otlp.signals import SIGNALS
 from driftline.processors.otlp.status import http_status_for_grpc_code, refusal_status, rpc_status
-from driftline.processors.pipeline.batch import TraceBatch
-from driftline.processors.pipeline.contracts import Admission, Refused, TraceConsumer
+from driftline.processors.pipeline.batch import Batch, MetricsBatch
+from driftline.processors.pipeline.contracts import Admission, MetricsConsumer, Refused, TraceConsumer
 from driftline.processors.receivers.auth import BearerTokenVerifier
 from driftline.processors.telemetry.metrics import SelfTelemetry
 
@@ -87,15 +88,19 @@ def _reason_of(error: OTLPRefusal) -> str:
 class Intake:
     """The transport-independent steps of receiving one export request, for one transport.
 
+    ``consumer`` takes trace batches and ``metrics`` metrics batches; ``None`` when the receiver is in no
+    pipeline of that signal (the transports then do not serve it at all).
     Not thread-safe: it lives on the processor's event loop, like the servers that call it.
     """
 
-    def __init__(self, receiver: str, transport: Transport, consumer: TraceConsumer, admission: Admission,
-                 telemetry: SelfTelemetry, auth: BearerTokenAuth | None) -> None:
+    def __init__(self, receiver: str, transport: Transport, consumer: TraceConsumer | None, admission: Admission,
+                 telemetry: SelfTelemetry, auth: BearerTokenAuth | None, *,
+                 metrics: MetricsConsumer | None = None) -> None:
         self.receiver = receiver
         """The ``receiver`` metric label: the component id, e.g. ``otlp``."""
         self.transport: Transport = transport
         self._consumer = consumer
+        self._metrics = metrics
         self._admission = admission
         self._telemetry = telemetry
         self._verifier = BearerTokenVerifier(auth) if auth is not None else None
@@ -103,6 +108,16 @@ class Intake:
         self._active = 0
         self._idle = asyncio.Event()
         self._idle.set()
+
+    @property
+    def signals(self) -> tuple[Signal, ...]:
+        """The signals this intake hands on (the transports serve exactly these)."""
+        served: list[Signal] = []
+        if self._consumer is not None:
+            served.append("traces")
+        if self._metrics is not None:
+            served.append("metrics")
+        return tuple(served)
 
     @property
     def closing(self) -> bool:
@@ -167,28 +182,35 @@ class Intake:
         finally:
             self._admission.release(token)
 
-    async def deliver(self, batch: TraceBatch) -> None:
-        """Hand ``batch`` to the pipeline and count the outcome; raise :class:`Rejection` unless it was taken.
+    async def deliver(self, batch: Batch) -> None:
+        """Hand ``batch`` to the pipelines of its signal and count the outcome (spans or data points); raise
+        :class:`Rejection` unless it was taken.
 
         An empty request is a success that the pipeline never sees, as in the Collector.
         """
-        spans = batch.span_count
-        if spans == 0:
+        items = batch.item_count
+        if items == 0:
             return
+        signal = batch.signal
         try:
-            await self._consumer.consume(batch)
+            if isinstance(batch, MetricsBatch):
+                assert self._metrics is not None, "metrics are served only with a metrics consumer"
+                await self._metrics.consume(batch)
+            else:
+                assert self._consumer is not None, "traces are served only with a trace consumer"
+                await self._consumer.consume(batch)
         except Refused as refused:
             rejection = _retry_refused(refused)
-            self._telemetry.refused(self.receiver, self.transport, spans, rejection.reason)
+            self._telemetry.refused(self.receiver, self.transport, items, rejection.reason, signal)
             raise rejection from None
         except Exception as error:
-            self._telemetry.failed(self.receiver, self.transport, spans)
-            logger.error("receiver %s (%s) could not hand %d spans to the pipeline (%s); answered retryably so "
-                         "the sender keeps them", self.receiver, self.transport, spans, type(error).__name__,
-                         exc_info=True)
+            self._telemetry.failed(self.receiver, self.transport, items, signal)
+            logger.error("receiver %s (%s) could not hand %d %s to the pipeline (%s); answered retryably so "
+                         "the sender keeps them", self.receiver, self.transport, items, SIGNALS[signal].items,
+                         type(error).__name__, exc_info=True)
             raise Rejection.retryable("internal error while handing the data on; retry later", BACKPRESSURE) \
                 from None
-        self._telemetry.accepted(self.receiver, self.transport, spans)
+        self._telemetry.accepted(self.receiver, self.transport, items, signal)
 
     def _refuse_request(self, rejection: Rejection) -> Rejection:
         self._telemetry.refused_request(self.receiver, self.transport, rejection.reason)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from driftline.processors.config.model import ComponentId, HostPort, OTLPReceiverConfig
-from driftline.processors.pipeline.contracts import Admission, TraceConsumer
+from driftline.processors.pipeline.contracts import Admission, MetricsConsumer, TraceConsumer
 from driftline.processors.receivers.grpc import GRPCTraceServer
 from driftline.processors.receivers.http import HTTPTraceServer
 from driftline.processors.receivers.intake import Intake
@@ -15,15 +15,17 @@ __all__ = ["OTLPReceiver"]
 
 
 class OTLPReceiver:
-    """Receives OTLP trace exports and hands them to ``consumer`` (the Collector's ``otlpreceiver``).
+    """Receives OTLP trace exports and hands them to ``consumer``, and metrics exports to ``metrics`` (the
+    Collector's ``otlpreceiver``). A signal whose consumer is ``None`` is not served: its gRPC service is
+    not registered (UNIMPLEMENTED) and its HTTP path answers 404.
 
     Each request is admitted (``admission.reserve``) before its body is read and parsed, and answered
     only once ``consumer.consume`` has taken it, so success means the pipeline holds the data.
     Self-metrics go to ``telemetry`` under ``receiver=str(component_id)`` and ``transport=grpc|http``.
     """
 
-    def __init__(self, component_id: ComponentId, config: OTLPReceiverConfig, consumer: TraceConsumer,
-                 admission: Admission, telemetry: SelfTelemetry) -> None:
+    def __init__(self, component_id: ComponentId, config: OTLPReceiverConfig, consumer: TraceConsumer | None,
+                 admission: Admission, telemetry: SelfTelemetry, *, metrics: MetricsConsumer | None = None) -> None:
         self.id = component_id
         """The component id (``otlp``, ``otlp/internal``)."""
         receiver = str(component_id)
@@ -32,10 +34,10 @@ class OTLPReceiver:
         self._grpc: GRPCTraceServer | None = None
         self._http: HTTPTraceServer | None = None
         if config.grpc is not None:
-            intake = Intake(receiver, "grpc", consumer, admission, telemetry, config.grpc.auth)
+            intake = Intake(receiver, "grpc", consumer, admission, telemetry, config.grpc.auth, metrics=metrics)
             self._grpc = GRPCTraceServer(config.grpc, intake, f"{key}.grpc.endpoint")
         if config.http is not None:
-            intake = Intake(receiver, "http", consumer, admission, telemetry, config.http.auth)
+            intake = Intake(receiver, "http", consumer, admission, telemetry, config.http.auth, metrics=metrics)
             self._http = HTTPTraceServer(config.http, intake, f"{key}.http.endpoint")
 
     @property

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from driftline.processors.config.model import Signal
 from driftline.semconv import names
 
 __all__ = ["SelfTelemetry", "prometheus_name", "read_rss_bytes"]
@@ -57,24 +58,42 @@ class SelfTelemetry:
         def gauge(name: str, brief: str, labels: tuple[str, ...] = ()) -> Gauge:
             return Gauge(prometheus_name(name), brief, labels, registry=r)
 
-        self._accepted = counter(names.DRIFTLINE_RECEIVER_ACCEPTED_SPANS, "Spans accepted by a receiver.", (_R, _T))
-        self._refused = counter(names.DRIFTLINE_RECEIVER_REFUSED_SPANS, "Spans refused by a receiver.",
-                                (_R, _T, _REASON))
-        self._failed = counter(names.DRIFTLINE_RECEIVER_FAILED_SPANS, "Spans a receiver failed to hand on.", (_R, _T))
+        def per_signal(spans: str, points: str, brief: str, labels: tuple[str, ...]) -> dict[Signal, Counter]:
+            # One counter per signal, as the Collector's *_spans / *_metric_points pairs.
+            return {"traces": counter(spans, brief.format(items="Spans"), labels),
+                    "metrics": counter(points, brief.format(items="Metric data points"), labels)}
+
+        self._accepted = per_signal(names.DRIFTLINE_RECEIVER_ACCEPTED_SPANS,
+                                    names.DRIFTLINE_RECEIVER_ACCEPTED_METRIC_POINTS, "{items} accepted by a receiver.",
+                                    (_R, _T))
+        self._refused = per_signal(names.DRIFTLINE_RECEIVER_REFUSED_SPANS,
+                                   names.DRIFTLINE_RECEIVER_REFUSED_METRIC_POINTS, "{items} refused by a receiver.",
+                                   (_R, _T, _REASON))
+        self._failed = per_signal(names.DRIFTLINE_RECEIVER_FAILED_SPANS, names.DRIFTLINE_RECEIVER_FAILED_METRIC_POINTS,
+                                  "{items} a receiver failed to hand on.", (_R, _T))
         self._refused_requests = counter(names.DRIFTLINE_RECEIVER_REFUSED_REQUESTS,
                                          "Requests refused before their spans were counted.", (_R, _T, _REASON))
         self._in_flight = gauge(names.DRIFTLINE_RECEIVER_REQUESTS_IN_FLIGHT, "Export requests in flight.", (_R, _T))
         self._bytes_in_flight = gauge(names.DRIFTLINE_RECEIVER_BYTES_IN_FLIGHT, "Admitted bytes not yet queued.")
-        self._sent = counter(names.DRIFTLINE_EXPORTER_SENT_SPANS, "Spans delivered by an exporter.", (_E,))
-        self._send_failed = counter(names.DRIFTLINE_EXPORTER_SEND_FAILED_SPANS, "Spans an exporter gave up on.",
-                                    (_E, _REASON))
-        self._enqueue_failed = counter(names.DRIFTLINE_EXPORTER_ENQUEUE_FAILED_SPANS,
-                                       "Spans an exporter's queue could not take.", (_E,))
-        self._retried = counter(names.DRIFTLINE_EXPORTER_RETRIED_SPANS, "Spans scheduled for another attempt.", (_E,))
-        self._redelivered = counter(names.DRIFTLINE_EXPORTER_REDELIVERED_SPANS,
-                                    "Spans re-sent after a restart (possible duplicates).", (_E,))
+        self._sent = per_signal(names.DRIFTLINE_EXPORTER_SENT_SPANS, names.DRIFTLINE_EXPORTER_SENT_METRIC_POINTS,
+                                "{items} delivered by an exporter.", (_E,))
+        self._send_failed = per_signal(names.DRIFTLINE_EXPORTER_SEND_FAILED_SPANS,
+                                       names.DRIFTLINE_EXPORTER_SEND_FAILED_METRIC_POINTS,
+                                       "{items} an exporter gave up on.", (_E, _REASON))
+        self._enqueue_failed = per_signal(names.DRIFTLINE_EXPORTER_ENQUEUE_FAILED_SPANS,
+                                          names.DRIFTLINE_EXPORTER_ENQUEUE_FAILED_METRIC_POINTS,
+                                          "{items} an exporter's queue could not take.", (_E,))
+        self._retried = per_signal(names.DRIFTLINE_EXPORTER_RETRIED_SPANS,
+                                   names.DRIFTLINE_EXPORTER_RETRIED_METRIC_POINTS, "{items} scheduled again.",
+                                   (_E,))
+        self._redelivered = per_signal(names.DRIFTLINE_EXPORTER_REDELIVERED_SPANS,
+                                       names.DRIFTLINE_EXPORTER_REDELIVERED_METRIC_POINTS,
+                                       "{items} re-sent after a restart (possible duplicates).", (_E,))
         self._queue_size = gauge(names.DRIFTLINE_EXPORTER_QUEUE_SIZE, "Requests in the sending queue.", (_E,))
         self._queue_capacity = gauge(names.DRIFTLINE_EXPORTER_QUEUE_CAPACITY, "Sending queue capacity.", (_E,))
+        self._queues: dict[str, list[tuple[Callable[[], int], int]]] = {}
+        self._prometheus_series = gauge(names.DRIFTLINE_EXPORTER_PROMETHEUS_SERIES,
+                                        "Series a prometheus exporter holds for scraping.", (_E,))
         self._analysis_errors = counter(names.DRIFTLINE_ANALYSIS_ERRORS, "Exceptions raised by analysis hooks.",
                                         (_STAGE,))
         self._analysis_dropped = counter(names.DRIFTLINE_ANALYSIS_DROPPED_SPANS,
@@ -85,17 +104,18 @@ class SelfTelemetry:
 
     # --- receivers ------------------------------------------------------------------------------
 
-    def accepted(self, receiver: str, transport: str, spans: int) -> None:
-        """Count ``spans`` accepted by ``receiver`` over ``transport`` (``grpc``/``http``)."""
-        self._accepted.labels(receiver, transport).inc(spans)
+    def accepted(self, receiver: str, transport: str, spans: int, signal: Signal = "traces") -> None:
+        """Count ``spans`` (data points for ``signal="metrics"``) accepted by ``receiver`` over ``transport``
+        (``grpc``/``http``)."""
+        self._accepted[signal].labels(receiver, transport).inc(spans)
 
-    def refused(self, receiver: str, transport: str, spans: int, reason: str) -> None:
-        """Count ``spans`` refused, e.g. ``reason="backpressure"``."""
-        self._refused.labels(receiver, transport, reason).inc(spans)
+    def refused(self, receiver: str, transport: str, spans: int, reason: str, signal: Signal = "traces") -> None:
+        """Count ``spans`` (or data points) refused, e.g. ``reason="backpressure"``."""
+        self._refused[signal].labels(receiver, transport, reason).inc(spans)
 
-    def failed(self, receiver: str, transport: str, spans: int) -> None:
-        """Count ``spans`` lost to an internal fault in a receiver."""
-        self._failed.labels(receiver, transport).inc(spans)
+    def failed(self, receiver: str, transport: str, spans: int, signal: Signal = "traces") -> None:
+        """Count ``spans`` (or data points) lost to an internal fault in a receiver."""
+        self._failed[signal].labels(receiver, transport).inc(spans)
 
     def refused_request(self, receiver: str, transport: str, reason: str) -> None:
         """Count a request refused before its spans could be counted (unreadable, unauthenticated, ...)."""
@@ -115,31 +135,39 @@ class SelfTelemetry:
 
     # --- exporters ------------------------------------------------------------------------------
 
-    def sent(self, exporter: str, spans: int) -> None:
-        """Count ``spans`` delivered by ``exporter``."""
-        self._sent.labels(exporter).inc(spans)
+    def sent(self, exporter: str, spans: int, signal: Signal = "traces") -> None:
+        """Count ``spans`` (data points for ``signal="metrics"``) delivered by ``exporter``."""
+        self._sent[signal].labels(exporter).inc(spans)
 
-    def send_failed(self, exporter: str, spans: int, reason: str) -> None:
-        """Count ``spans`` that ``exporter`` gave up on (``permanent``, ``max_elapsed``, ``partial_success``,
-        ``shutdown``)."""
-        self._send_failed.labels(exporter, reason).inc(spans)
+    def send_failed(self, exporter: str, spans: int, reason: str, signal: Signal = "traces") -> None:
+        """Count ``spans`` (or data points) that ``exporter`` gave up on (``permanent``, ``max_elapsed``,
+        ``partial_success``, ``shutdown``; the prometheus exporter: ``unsupported``, ``conflict``,
+        ``series_limit``)."""
+        self._send_failed[signal].labels(exporter, reason).inc(spans)
 
-    def enqueue_failed(self, exporter: str, spans: int) -> None:
-        """Count ``spans`` that did not fit in ``exporter``'s queue."""
-        self._enqueue_failed.labels(exporter).inc(spans)
+    def enqueue_failed(self, exporter: str, spans: int, signal: Signal = "traces") -> None:
+        """Count ``spans`` (or data points) that did not fit in ``exporter``'s queue."""
+        self._enqueue_failed[signal].labels(exporter).inc(spans)
 
-    def retried(self, exporter: str, spans: int) -> None:
-        """Count ``spans`` scheduled for another attempt."""
-        self._retried.labels(exporter).inc(spans)
+    def retried(self, exporter: str, spans: int, signal: Signal = "traces") -> None:
+        """Count ``spans`` (or data points) scheduled for another attempt."""
+        self._retried[signal].labels(exporter).inc(spans)
 
-    def redelivered(self, exporter: str, spans: int) -> None:
-        """Count ``spans`` re-sent from a persistent queue after a restart."""
-        self._redelivered.labels(exporter).inc(spans)
+    def redelivered(self, exporter: str, spans: int, signal: Signal = "traces") -> None:
+        """Count ``spans`` (or data points) re-sent from a persistent queue after a restart."""
+        self._redelivered[signal].labels(exporter).inc(spans)
 
     def queue(self, exporter: str, size: Callable[[], int], capacity: int) -> None:
-        """Register ``exporter``'s queue: its size is read at each scrape."""
-        self._queue_size.labels(exporter).set_function(lambda: float(size()))
-        self._queue_capacity.labels(exporter).set(capacity)
+        """Register ``exporter``'s queue: its size is read at each scrape. An exporter in traces and metrics
+        pipelines has a queue per signal; the gauges show their sums."""
+        queues = self._queues.setdefault(exporter, [])
+        queues.append((size, capacity))
+        self._queue_size.labels(exporter).set_function(lambda: float(sum(read() for read, _ in queues)))
+        self._queue_capacity.labels(exporter).set(sum(limit for _, limit in queues))
+
+    def prometheus_series(self, exporter: str, count: Callable[[], int]) -> None:
+        """Register a prometheus exporter's series count, read at each scrape."""
+        self._prometheus_series.labels(exporter).set_function(lambda: float(count()))
 
     # --- analysis -------------------------------------------------------------------------------
 

@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 from aiohttp import web
 
 from driftline.processors.config.model import HostPort
-from driftline.processors.telemetry.metrics import SelfTelemetry
 
-__all__ = ["MetricsServer"]
+__all__ = ["Exposition", "MetricsServer"]
 
 _log = logging.getLogger(__name__)
 
 
-class MetricsServer:
-    """Serves ``telemetry`` at ``http://address/metrics`` (and ``/`` → a pointer to it)."""
+class Exposition(Protocol):
+    """What can be scraped: the self-telemetry, or a ``prometheus`` exporter's series."""
 
-    def __init__(self, telemetry: SelfTelemetry, address: HostPort) -> None:
+    def render(self) -> tuple[bytes, str]:
+        """The exposition body and its content type."""
+        ...
+
+
+class MetricsServer:
+    """Serves ``telemetry`` at ``http://address/metrics`` (and ``/`` → a pointer to it).
+
+    ``config_key`` names the address's configuration key in the error raised when it cannot listen.
+    """
+
+    def __init__(self, telemetry: Exposition, address: HostPort, *,
+                 config_key: str = "service.telemetry.metrics.address") -> None:
         self._telemetry = telemetry
         self._address = address
+        self._config_key = config_key
         self._runner: web.AppRunner | None = None
         self.bound: HostPort | None = None
         """The address actually listened on (its port differs from the configured one for port 0)."""
@@ -36,7 +49,7 @@ class MetricsServer:
             await site.start()
         except OSError as error:
             await runner.cleanup()
-            raise OSError(error.errno, f"cannot listen on {self._address} (service.telemetry.metrics.address): "
+            raise OSError(error.errno, f"cannot listen on {self._address} ({self._config_key}): "
                           f"{error.strerror}") from error
         self._runner = runner
         server = site._server
