@@ -15,7 +15,7 @@ from driftline.processors.exporters.base import QueuedExporter
 from driftline.processors.exporters.retry import Outcome
 from driftline.processors.exporters.tls import grpc_credentials
 from driftline.processors.otlp.signals import TRACES, OTLPSignal
-from driftline.processors.otlp.status import GRPC_STATUS_DETAILS_KEY, grpc_retry_advice
+from driftline.processors.otlp.status import grpc_retry_advice, status_details
 from driftline.processors.telemetry.metrics import SelfTelemetry
 
 __all__ = ["EXPORT_METHOD", "OTLPGrpcExporter"]
@@ -83,9 +83,6 @@ class OTLPGrpcExporter(QueuedExporter):
 def _failure(error: grpc.aio.AioRpcError) -> Outcome:
     """Read a failed call: its code, and the ``RetryInfo`` hint in the status-details trailer."""
     code = error.code()
-    details: bytes | None = None
-    for key, value in error.trailing_metadata() or ():
-        if key == GRPC_STATUS_DETAILS_KEY and isinstance(value, bytes):
-            details = value
+    details = status_details(error.trailing_metadata())
     text = (error.details() or "")[:_MAX_MESSAGE_TEXT]
     return Outcome.failure(grpc_retry_advice(code.value[0], details), f"gRPC {code.name}: {text}")

@@ -163,6 +163,15 @@ def decode_rpc_status(body: bytes, media: MediaType = MediaType.PROTOBUF) -> Any
     return status
 
 
+def status_details(trailing_metadata: Iterable[tuple[str, str | bytes]] | None) -> bytes | None:
+    """The serialized ``google.rpc.Status`` a gRPC server put in its ``grpc-status-details-bin``
+    trailer, or ``None``; :func:`decode_rpc_status` parses it."""
+    for key, value in trailing_metadata or ():
+        if key == GRPC_STATUS_DETAILS_KEY and isinstance(value, bytes):
+            return value
+    return None
+
+
 def format_retry_after(seconds: float) -> str:
     """A ``Retry-After`` header value: whole seconds, rounded up (RFC 9110 ``delay-seconds``)."""
     return str(max(0, math.ceil(seconds)))

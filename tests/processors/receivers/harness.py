@@ -9,12 +9,12 @@ from typing import Any
 
 import aiohttp
 import grpc
-from google.rpc import error_details_pb2, status_pb2
+from google.rpc import error_details_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from driftline.processors.config.model import ComponentId, HostPort, OTLPReceiverConfig
 from driftline.processors.otlp.admission import MediaType
-from driftline.processors.otlp.status import GRPC_STATUS_DETAILS_KEY, decode_rpc_status
+from driftline.processors.otlp.status import decode_rpc_status, status_details
 from driftline.processors.pipeline.batch import TraceBatch
 from driftline.processors.pipeline.contracts import Refused
 from driftline.processors.receivers import OTLPReceiver
@@ -171,12 +171,8 @@ class GrpcClient:
 
 def grpc_status_details(error: Any) -> Any:
     """The ``google.rpc.Status`` in an ``AioRpcError``'s trailers, or ``None``."""
-    for key, value in error.trailing_metadata() or ():
-        if key == GRPC_STATUS_DETAILS_KEY:
-            status = status_pb2.Status()
-            status.ParseFromString(value)
-            return status
-    return None
+    details = status_details(error.trailing_metadata())
+    return None if details is None else decode_rpc_status(details)
 
 
 # --- google.rpc.Status details --------------------------------------------------------------------

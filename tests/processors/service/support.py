@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -33,7 +32,13 @@ from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from prometheus_client.parser import text_string_to_metric_families
 
 from driftline.processors.otlp.errors import GrpcCode
-from driftline.processors.otlp.status import GRPC_STATUS_DETAILS_KEY, grpc_retry_advice, rpc_status
+from driftline.processors.otlp.status import (
+    GRPC_STATUS_DETAILS_KEY,
+    decode_rpc_status,
+    grpc_retry_advice,
+    rpc_status,
+    status_details,
+)
 from driftline.processors.service import READY_MESSAGE
 
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -237,12 +242,8 @@ async def send_grpc(channel: grpc.aio.Channel, request: ExportTraceServiceReques
 
 
 def _status_of(error: grpc.aio.AioRpcError) -> Any:
-    for key, value in error.trailing_metadata() or ():
-        if key == GRPC_STATUS_DETAILS_KEY:
-            status = status_pb2.Status()
-            status.ParseFromString(value)
-            return status
-    return None
+    details = status_details(error.trailing_metadata())
+    return None if details is None else decode_rpc_status(details)
 
 
 # --- a backend that fails on purpose ---------------------------------------------------------------
