@@ -1,4 +1,6 @@
-"""Generate ``semconv/names.py`` and ``docs/semconv.md`` from ``semconv/registry.yaml``.
+"""Generate ``semconv/names.py`` and ``docs/semconv.md`` from ``semconv/registry.yaml`` and the
+topic files in ``semconv/registry.d/*.yaml`` (same sections; merged in file-name order after the main
+registry, so each instrumented area keeps its names in a file of its own).
 
 Run ``python -m driftline.semconv.generate`` after editing the registry (``make semconv``);
 ``--check`` exits non-zero when either generated file is stale, which the test suite runs.
@@ -14,15 +16,25 @@ from typing import Any
 
 _HERE = Path(__file__).resolve().parent
 REGISTRY = _HERE / "registry.yaml"
+FRAGMENTS = _HERE / "registry.d"
+_SECTIONS = ("attributes", "extra_attributes", "metrics", "events", "values", "environment_variables")
 NAMES_PY = _HERE / "names.py"
 DOCS_MD = _HERE.parent / "docs" / "semconv.md"
 
 
-def load_registry(path: Path = REGISTRY) -> dict[str, Any]:
-    """Parse the registry YAML and validate its shape (unique names and constants)."""
+def load_registry(path: Path = REGISTRY, fragments: Path | None = FRAGMENTS) -> dict[str, Any]:
+    """Parse the registry YAML plus its topic files and validate the whole (unique names and constants)."""
     import yaml
 
     data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for fragment in sorted(fragments.glob("*.yaml")) if fragments is not None and fragments.is_dir() else ():
+        extra = yaml.safe_load(fragment.read_text(encoding="utf-8")) or {}
+        unknown = set(extra) - set(_SECTIONS)
+        if unknown:
+            raise ValueError(f"{fragment.name}: unknown sections {sorted(unknown)}; use {', '.join(_SECTIONS)}")
+        for section in _SECTIONS:
+            data.setdefault(section, [])
+            data[section] = [*(data[section] or []), *(extra.get(section) or [])]
     seen_const: set[str] = set()
     seen_name: set[str] = set()
     for section in ("attributes", "extra_attributes", "metrics", "events", "environment_variables"):
