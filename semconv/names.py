@@ -92,6 +92,30 @@ DRIFTLINE_STREAM_END_REASON: Final = 'driftline.stream.end_reason'
 """How a streamed call's span ended (completed, closed, error, cancelled, garbage_collected)."""
 DRIFTLINE_STREAM_CHUNK_COUNT: Final = 'driftline.stream.chunk.count'
 """Chunks (SSE events) received for a streamed call."""
+GEN_AI_AGENT_ID: Final = 'gen_ai.agent.id'
+"""The unique identifier of the GenAI agent."""
+GEN_AI_AGENT_NAME: Final = 'gen_ai.agent.name'
+"""Human-readable name of the GenAI agent (span name invoke_agent {gen_ai.agent.name})."""
+GEN_AI_AGENT_DESCRIPTION: Final = 'gen_ai.agent.description'
+"""Free-form description of the GenAI agent."""
+GEN_AI_AGENT_VERSION: Final = 'gen_ai.agent.version'
+"""The version of the GenAI agent."""
+GEN_AI_WORKFLOW_NAME: Final = 'gen_ai.workflow.name'
+"""Name of the workflow (span name invoke_workflow {gen_ai.workflow.name})."""
+GEN_AI_TOOL_NAME: Final = 'gen_ai.tool.name'
+"""Name of the tool utilized by the agent (span name execute_tool {gen_ai.tool.name})."""
+GEN_AI_TOOL_CALL_ID: Final = 'gen_ai.tool.call.id'
+"""The tool call identifier (from the model's tool call when there is one)."""
+GEN_AI_TOOL_TYPE: Final = 'gen_ai.tool.type'
+"""Type of the tool: function (runs in the client), extension (runs on an agent-side service), datastore."""
+GEN_AI_TOOL_DESCRIPTION: Final = 'gen_ai.tool.description'
+"""The tool description."""
+GEN_AI_TOOL_CALL_ARGUMENTS: Final = 'gen_ai.tool.call.arguments'
+"""The arguments of the tool call, JSON-encoded; opt-in content (recorded only under the content policy)."""
+GEN_AI_TOOL_CALL_RESULT: Final = 'gen_ai.tool.call.result'
+"""The result of the tool call, JSON-encoded; opt-in content (recorded only under the content policy)."""
+GEN_AI_DATA_SOURCE_ID: Final = 'gen_ai.data_source.id'
+"""The data source identifier (for retrieval and datastore tools)."""
 DRIFTLINE_INSTRUMENTATION_STEP: Final = 'driftline.instrumentation.step'
 """Which internal recording step failed (metric attribute of driftline.instrumentation.errors)."""
 DRIFTLINE_LABEL_RECEIVER: Final = 'receiver'
@@ -276,6 +300,20 @@ OUTPUT_TYPE_TEXT: Final = 'text'
 """A value of ``gen_ai.output.type``."""
 OUTPUT_TYPE_JSON: Final = 'json'
 """A value of ``gen_ai.output.type``."""
+OPERATION_EXECUTE_TOOL: Final = 'execute_tool'
+"""A value of ``gen_ai.operation.name``."""
+OPERATION_INVOKE_AGENT: Final = 'invoke_agent'
+"""A value of ``gen_ai.operation.name``."""
+OPERATION_CREATE_AGENT: Final = 'create_agent'
+"""A value of ``gen_ai.operation.name``."""
+OPERATION_INVOKE_WORKFLOW: Final = 'invoke_workflow'
+"""A value of ``gen_ai.operation.name``."""
+TOOL_TYPE_FUNCTION: Final = 'function'
+"""A value of ``gen_ai.tool.type``."""
+TOOL_TYPE_EXTENSION: Final = 'extension'
+"""A value of ``gen_ai.tool.type``."""
+TOOL_TYPE_DATASTORE: Final = 'datastore'
+"""A value of ``gen_ai.tool.type``."""
 
 # --- environment variables ---------------------------------------------------------------------
 ENV_CAPTURE_MESSAGE_CONTENT: Final = 'OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT'
@@ -334,6 +372,18 @@ ATTRIBUTE_NAMES: Final[frozenset[str]] = frozenset({
     DRIFTLINE_RESPONSE_OUTPUT_LENGTH,
     DRIFTLINE_STREAM_END_REASON,
     DRIFTLINE_STREAM_CHUNK_COUNT,
+    GEN_AI_AGENT_ID,
+    GEN_AI_AGENT_NAME,
+    GEN_AI_AGENT_DESCRIPTION,
+    GEN_AI_AGENT_VERSION,
+    GEN_AI_WORKFLOW_NAME,
+    GEN_AI_TOOL_NAME,
+    GEN_AI_TOOL_CALL_ID,
+    GEN_AI_TOOL_TYPE,
+    GEN_AI_TOOL_DESCRIPTION,
+    GEN_AI_TOOL_CALL_ARGUMENTS,
+    GEN_AI_TOOL_CALL_RESULT,
+    GEN_AI_DATA_SOURCE_ID,
     DRIFTLINE_INSTRUMENTATION_STEP,
     DRIFTLINE_LABEL_RECEIVER,
     DRIFTLINE_LABEL_TRANSPORT,
