@@ -28,6 +28,7 @@ from driftline.semconv import names
 SUPPORTED: dict[str, tuple[str, str]] = {
     "openai": ("driftline_openai", "driftline.instrumentation.openai:OpenAIInstrumentor"),
     "anthropic": ("driftline_anthropic", "driftline.instrumentation.anthropic:AnthropicInstrumentor"),
+    "mcp": ("driftline_mcp", "driftline.instrumentation.mcp:MCPInstrumentor"),
 }
 
 _activated = False
