@@ -116,6 +116,80 @@ GEN_AI_TOOL_CALL_RESULT: Final = 'gen_ai.tool.call.result'
 """The result of the tool call, JSON-encoded; opt-in content (recorded only under the content policy)."""
 GEN_AI_DATA_SOURCE_ID: Final = 'gen_ai.data_source.id'
 """The data source identifier (for retrieval and datastore tools)."""
+DRIFTLINE_INVOCATION_ARGUMENTS: Final = 'driftline.invocation.arguments'
+"""JSON of the arguments passed to a function decorated with @agent or @workflow (self excluded); opt-in content, redacted and cut like prompts."""
+DRIFTLINE_INVOCATION_RESULT: Final = 'driftline.invocation.result'
+"""JSON of what a function decorated with @agent or @workflow returned (a JSON list of the items a generator yielded); opt-in content."""
+DRIFTLINE_LANGCHAIN_RUN_TYPE: Final = 'driftline.langchain.run.type'
+"""The kind of LangChain run behind the span (chain, prompt, parser, chat_model, llm, tool, retriever)."""
+DRIFTLINE_LANGGRAPH_NODE: Final = 'driftline.langgraph.node'
+"""The LangGraph node a run belongs to (from the run's langgraph_node metadata)."""
+MCP_METHOD_NAME: Final = 'mcp.method.name'
+"""The name of the MCP request or notification method."""
+MCP_SESSION_ID: Final = 'mcp.session.id'
+"""Identifies the MCP session (Streamable HTTP's Mcp-Session-Id), when the message is part of one."""
+MCP_PROTOCOL_VERSION: Final = 'mcp.protocol.version'
+"""The version of the Model Context Protocol negotiated for the session."""
+MCP_RESOURCE_URI: Final = 'mcp.resource.uri'
+"""The resource URI of resources/read, resources/subscribe and resources/unsubscribe (never in span names)."""
+GEN_AI_PROMPT_NAME: Final = 'gen_ai.prompt.name'
+"""The name of the prompt or prompt template (MCP prompts/get)."""
+JSONRPC_REQUEST_ID: Final = 'jsonrpc.request.id'
+"""String form of the JSON-RPC id of the request and its response (not set for notifications)."""
+RPC_RESPONSE_STATUS_CODE: Final = 'rpc.response.status_code'
+"""The error code of a JSON-RPC error response, as a string."""
+NETWORK_TRANSPORT: Final = 'network.transport'
+"""Transport of the MCP session (pipe for stdio, tcp for Streamable HTTP and SSE)."""
+ML_OPERATION_NAME: Final = 'ml.operation.name'
+"""The ML operation: predict (one model call, span predict {ml.model.name}) or feedback (ground truth for earlier predictions, span feedback {ml.model.name})."""
+ML_MODEL_NAME: Final = 'ml.model.name'
+"""Name of the model (default the estimator's class name; set_model_info or observe_model(name=...) override it). Drift state is kept per service and model name."""
+ML_MODEL_VERSION: Final = 'ml.model.version'
+"""Version of the model (registry version, git sha, training run id)."""
+ML_MODEL_FRAMEWORK: Final = 'ml.model.framework'
+"""The library the model runs in (the top-level package of its class for scikit-learn-API models)."""
+ML_MODEL_TASK: Final = 'ml.model.task'
+"""What the model predicts (classification, regression, clustering, outlier_detection, or any string given by the user)."""
+ML_MODEL_TRAINING_DATA: Final = 'ml.model.training_data'
+"""Optional reference to the training data (URI, dataset version or hash) for the audit trail; never the data itself."""
+ML_MODEL_METHOD: Final = 'ml.model.method'
+"""The model method that was called."""
+ML_PREDICTION_ID: Final = 'ml.prediction.id'
+"""Identifier of one prediction call (generated, or given by the caller). A row of a batch is identified by (ml.prediction.id, row index in the batch); feedback spans carry the same pair."""
+ML_BATCH_SIZE: Final = 'ml.batch.size'
+"""Number of input rows the call received."""
+ML_BATCH_RECORDED_ROWS: Final = 'ml.batch.recorded_rows'
+"""Number of rows whose features, predictions and scores are recorded on the span (at most DRIFTLINE_ML_MAX_ROWS, a uniform sample of the batch when it is larger)."""
+ML_BATCH_ROW_INDICES: Final = 'ml.batch.row_indices'
+"""Ascending 0-based positions in the batch of the recorded rows; present only when the batch was sampled (absent = rows 0 .. recorded_rows-1)."""
+ML_FEATURE_TEMPLATE: Final = 'ml.feature.<name>'
+"""Readable encoding (ml.features.encoding = attributes): one attribute per feature, the feature's values for the recorded rows in row order; double[] for numeric features (missing = NaN), string[] for categorical ones (missing = null)."""
+ML_FEATURES_ENCODING: Final = 'ml.features.encoding'
+"""How features are recorded: attributes (one ml.feature.<name> per feature), packed (ml.features.numeric.* / ml.features.categorical.* arrays), none (not captured: DRIFTLINE_ML_CAPTURE_FEATURES=false or an input driftline cannot read)."""
+ML_FEATURES_COUNT: Final = 'ml.features.count'
+"""Number of input features per row (whether or not their values are captured)."""
+ML_FEATURES_NUMERIC_NAMES: Final = 'ml.features.numeric.names'
+"""Packed encoding: names of the numeric features, in column order."""
+ML_FEATURES_NUMERIC_VALUES: Final = 'ml.features.numeric.values'
+"""Packed encoding: numeric feature values of the recorded rows, row-major (row r, feature j at r * len(names) + j); missing = NaN."""
+ML_FEATURES_CATEGORICAL_NAMES: Final = 'ml.features.categorical.names'
+"""Packed encoding: names of the categorical (non-numeric) features, in column order."""
+ML_FEATURES_CATEGORICAL_VALUES: Final = 'ml.features.categorical.values'
+"""Packed encoding: categorical feature values of the recorded rows as strings, row-major; missing = null; redacted and cut like captured content."""
+ML_PREDICTION_VALUES: Final = 'ml.prediction.values'
+"""Predictions for the recorded rows, row-major with ml.prediction.dimension values per row; double[] for numeric outputs, string[] for labels (missing = NaN / null). For predict_proba, predict_log_proba and decision_function the predicted class is derived from the scores."""
+ML_PREDICTION_DIMENSION: Final = 'ml.prediction.dimension'
+"""Values per row in ml.prediction.values for multi-output models (absent = 1)."""
+ML_PREDICTION_SCORES: Final = 'ml.prediction.scores'
+"""Scores of the recorded rows (probabilities, log-probabilities or decision values), row-major with len(ml.prediction.score_labels) values per row."""
+ML_PREDICTION_SCORE_LABELS: Final = 'ml.prediction.score_labels'
+"""What each score column is for (the class labels, as strings); a binary decision_function has one column, labelled with the positive class."""
+ML_PREDICTION_SCORE_TYPE: Final = 'ml.prediction.score_type'
+"""What the scores are."""
+ML_FEEDBACK_LABELS: Final = 'ml.feedback.labels'
+"""Feedback spans - the ground-truth labels, one per row in ml.feedback.rows (same encoding as ml.prediction.values)."""
+ML_FEEDBACK_ROWS: Final = 'ml.feedback.rows'
+"""Feedback spans - the batch rows of prediction ml.prediction.id the labels are for (0-based, as in ml.batch.row_indices)."""
 DRIFTLINE_INSTRUMENTATION_STEP: Final = 'driftline.instrumentation.step'
 """Which internal recording step failed (metric attribute of driftline.instrumentation.errors)."""
 DRIFTLINE_LABEL_RECEIVER: Final = 'receiver'
@@ -202,6 +276,8 @@ DRIFTLINE_EXPORTER_PROMETHEUS_SERIES: Final = 'driftline.exporter.prometheus_ser
 """Series a prometheus exporter holds for scraping, bounded by its series limit (attribute exporter)."""
 PROMETHEUS_TARGET_INFO: Final = 'target_info'
 """Prometheus info metric (value 1) carrying an OTLP resource's attributes as labels, with job and instance. Spec: OpenTelemetry Prometheus and OpenMetrics Compatibility, Resource Attributes."""
+ML_INFERENCE_DURATION: Final = 'ml.inference.duration'
+"""Duration of one recorded model call (attributes ml.model.name, ml.model.version, ml.model.framework, ml.model.method, error.type)."""
 
 # --- metric details ----------------------------------------------------------------------------
 GEN_AI_CLIENT_OPERATION_DURATION_UNIT: Final = 's'
@@ -266,6 +342,8 @@ DRIFTLINE_EXPORTER_PROMETHEUS_SERIES_UNIT: Final = '{series}'
 DRIFTLINE_EXPORTER_PROMETHEUS_SERIES_BUCKETS: Final[tuple[float, ...]] = ()
 PROMETHEUS_TARGET_INFO_UNIT: Final = '1'
 PROMETHEUS_TARGET_INFO_BUCKETS: Final[tuple[float, ...]] = ()
+ML_INFERENCE_DURATION_UNIT: Final = 's'
+ML_INFERENCE_DURATION_BUCKETS: Final[tuple[float, ...]] = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 # --- events ------------------------------------------------------------------------------------
 GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS: Final = 'gen_ai.client.inference.operation.details'
@@ -314,6 +392,60 @@ TOOL_TYPE_EXTENSION: Final = 'extension'
 """A value of ``gen_ai.tool.type``."""
 TOOL_TYPE_DATASTORE: Final = 'datastore'
 """A value of ``gen_ai.tool.type``."""
+PROVIDER_LANGCHAIN: Final = 'langchain'
+"""A value of ``gen_ai.provider.name``."""
+LANGCHAIN_RUN_CHAIN: Final = 'chain'
+"""A value of ``driftline.langchain.run.type``."""
+LANGCHAIN_RUN_CHAT_MODEL: Final = 'chat_model'
+"""A value of ``driftline.langchain.run.type``."""
+LANGCHAIN_RUN_LLM: Final = 'llm'
+"""A value of ``driftline.langchain.run.type``."""
+LANGCHAIN_RUN_TOOL: Final = 'tool'
+"""A value of ``driftline.langchain.run.type``."""
+LANGCHAIN_RUN_RETRIEVER: Final = 'retriever'
+"""A value of ``driftline.langchain.run.type``."""
+MCP_METHOD_TOOLS_CALL: Final = 'tools/call'
+"""A value of ``mcp.method.name``."""
+MCP_METHOD_PROMPTS_GET: Final = 'prompts/get'
+"""A value of ``mcp.method.name``."""
+MCP_METHOD_RESOURCES_READ: Final = 'resources/read'
+"""A value of ``mcp.method.name``."""
+MCP_METHOD_RESOURCES_SUBSCRIBE: Final = 'resources/subscribe'
+"""A value of ``mcp.method.name``."""
+MCP_METHOD_RESOURCES_UNSUBSCRIBE: Final = 'resources/unsubscribe'
+"""A value of ``mcp.method.name``."""
+ERROR_TYPE_TOOL_ERROR: Final = 'tool_error'
+"""A value of ``error.type``."""
+NETWORK_TRANSPORT_PIPE: Final = 'pipe'
+"""A value of ``network.transport``."""
+NETWORK_TRANSPORT_TCP: Final = 'tcp'
+"""A value of ``network.transport``."""
+ML_OPERATION_PREDICT: Final = 'predict'
+"""A value of ``ml.operation.name``."""
+ML_OPERATION_FEEDBACK: Final = 'feedback'
+"""A value of ``ml.operation.name``."""
+ML_FEATURES_ENCODING_ATTRIBUTES: Final = 'attributes'
+"""A value of ``ml.features.encoding``."""
+ML_FEATURES_ENCODING_PACKED: Final = 'packed'
+"""A value of ``ml.features.encoding``."""
+ML_FEATURES_ENCODING_NONE: Final = 'none'
+"""A value of ``ml.features.encoding``."""
+ML_SCORE_TYPE_PROBABILITY: Final = 'probability'
+"""A value of ``ml.prediction.score_type``."""
+ML_SCORE_TYPE_LOG_PROBABILITY: Final = 'log_probability'
+"""A value of ``ml.prediction.score_type``."""
+ML_SCORE_TYPE_DECISION: Final = 'decision'
+"""A value of ``ml.prediction.score_type``."""
+ML_TASK_CLASSIFICATION: Final = 'classification'
+"""A value of ``ml.model.task``."""
+ML_TASK_REGRESSION: Final = 'regression'
+"""A value of ``ml.model.task``."""
+ML_TASK_CLUSTERING: Final = 'clustering'
+"""A value of ``ml.model.task``."""
+ML_TASK_OUTLIER_DETECTION: Final = 'outlier_detection'
+"""A value of ``ml.model.task``."""
+ML_FRAMEWORK_SKLEARN: Final = 'sklearn'
+"""A value of ``ml.model.framework``."""
 
 # --- environment variables ---------------------------------------------------------------------
 ENV_CAPTURE_MESSAGE_CONTENT: Final = 'OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT'
@@ -330,6 +462,18 @@ ENV_SDK_DISABLED: Final = 'OTEL_SDK_DISABLED'
 """true = OpenTelemetry disabled; driftline's auto-activation does nothing."""
 ENV_DISABLED_INSTRUMENTATIONS: Final = 'OTEL_PYTHON_DISABLED_INSTRUMENTATIONS'
 """Comma-separated instrumentor names (driftline_openai or openai, ...) that auto-activation skips."""
+ENV_ML_CAPTURE_FEATURES: Final = 'DRIFTLINE_ML_CAPTURE_FEATURES'
+"""Record model input features on prediction spans (default true; false = only batch size, feature count, predictions and scores). String features are redacted (DRIFTLINE_CONTENT_REDACT) and cut (DRIFTLINE_CONTENT_MAX_LENGTH)."""
+ENV_ML_EXCLUDE_FEATURES: Final = 'DRIFTLINE_ML_EXCLUDE_FEATURES'
+"""Comma-separated feature names never recorded (e.g. email,customer_id); they still count in ml.features.count."""
+ENV_ML_MAX_ROWS: Final = 'DRIFTLINE_ML_MAX_ROWS'
+"""Rows recorded per call (default 32); larger batches record a uniform random sample of this many rows and their positions (ml.batch.row_indices)."""
+ENV_ML_FEATURE_ATTRIBUTES_MAX: Final = 'DRIFTLINE_ML_FEATURE_ATTRIBUTES_MAX'
+"""Models with at most this many features (default 32) get one readable ml.feature.<name> attribute per feature; more features, or too little room under the span attribute count limit, switch to the packed encoding."""
+ENV_OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: Final = 'OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT'
+"""The OTel SDK's maximum attributes per span (default 128); driftline's ML encoding stays under it."""
+ENV_OTEL_ATTRIBUTE_COUNT_LIMIT: Final = 'OTEL_ATTRIBUTE_COUNT_LIMIT'
+"""The OTel SDK's general attribute count limit, used when OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT is unset."""
 
 ATTRIBUTE_NAMES: Final[frozenset[str]] = frozenset({
     GEN_AI_OPERATION_NAME,
@@ -384,6 +528,43 @@ ATTRIBUTE_NAMES: Final[frozenset[str]] = frozenset({
     GEN_AI_TOOL_CALL_ARGUMENTS,
     GEN_AI_TOOL_CALL_RESULT,
     GEN_AI_DATA_SOURCE_ID,
+    DRIFTLINE_INVOCATION_ARGUMENTS,
+    DRIFTLINE_INVOCATION_RESULT,
+    DRIFTLINE_LANGCHAIN_RUN_TYPE,
+    DRIFTLINE_LANGGRAPH_NODE,
+    MCP_METHOD_NAME,
+    MCP_SESSION_ID,
+    MCP_PROTOCOL_VERSION,
+    MCP_RESOURCE_URI,
+    GEN_AI_PROMPT_NAME,
+    JSONRPC_REQUEST_ID,
+    RPC_RESPONSE_STATUS_CODE,
+    NETWORK_TRANSPORT,
+    ML_OPERATION_NAME,
+    ML_MODEL_NAME,
+    ML_MODEL_VERSION,
+    ML_MODEL_FRAMEWORK,
+    ML_MODEL_TASK,
+    ML_MODEL_TRAINING_DATA,
+    ML_MODEL_METHOD,
+    ML_PREDICTION_ID,
+    ML_BATCH_SIZE,
+    ML_BATCH_RECORDED_ROWS,
+    ML_BATCH_ROW_INDICES,
+    ML_FEATURE_TEMPLATE,
+    ML_FEATURES_ENCODING,
+    ML_FEATURES_COUNT,
+    ML_FEATURES_NUMERIC_NAMES,
+    ML_FEATURES_NUMERIC_VALUES,
+    ML_FEATURES_CATEGORICAL_NAMES,
+    ML_FEATURES_CATEGORICAL_VALUES,
+    ML_PREDICTION_VALUES,
+    ML_PREDICTION_DIMENSION,
+    ML_PREDICTION_SCORES,
+    ML_PREDICTION_SCORE_LABELS,
+    ML_PREDICTION_SCORE_TYPE,
+    ML_FEEDBACK_LABELS,
+    ML_FEEDBACK_ROWS,
     DRIFTLINE_INSTRUMENTATION_STEP,
     DRIFTLINE_LABEL_RECEIVER,
     DRIFTLINE_LABEL_TRANSPORT,

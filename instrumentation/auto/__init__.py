@@ -29,6 +29,8 @@ SUPPORTED: dict[str, tuple[str, str]] = {
     "openai": ("driftline_openai", "driftline.instrumentation.openai:OpenAIInstrumentor"),
     "anthropic": ("driftline_anthropic", "driftline.instrumentation.anthropic:AnthropicInstrumentor"),
     "mcp": ("driftline_mcp", "driftline.instrumentation.mcp:MCPInstrumentor"),
+    "langchain_core": ("driftline_langchain", "driftline.instrumentation.langchain:LangChainInstrumentor"),
+    "sklearn": ("driftline_sklearn", "driftline.instrumentation.sklearn:SklearnInstrumentor"),
 }
 
 _activated = False

@@ -1,0 +1,424 @@
+"""The ML recorder: one INTERNAL span per model call (``predict {ml.model.name}``) and feedback spans.
+
+Life cycle, like the GenAI recorder: :meth:`MLRecorder.start` (identity, batch size, features —
+features only when the span is recording, so sampled-out calls convert nothing) → :meth:`stop`
+(predictions, scores) or :meth:`fail` (``error.type``). :func:`record_call` runs a user's model
+call between them with fault isolation: the user's call runs exactly once, its exception
+propagates untouched, driftline's own faults are reported and swallowed.
+"""
+
+from __future__ import annotations
+
+import threading
+import timeit
+import uuid
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry.metrics import Counter, Histogram, Meter, MeterProvider, get_meter
+from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode, Tracer, TracerProvider
+from opentelemetry.util.types import AttributeValue
+
+from driftline.instrumentation._core import first_use
+from driftline.instrumentation._core.content import ContentScrubber
+from driftline.instrumentation._core.instrumentor import VERSION
+from driftline.instrumentation._core.recorder import error_type
+from driftline.instrumentation._core.safety import add_fault_listener, report_fault
+from driftline.instrumentation._core.scoped import current_scoped_attributes
+from driftline.semconv import names
+
+from ._encoding import feature_attributes, output_values
+from ._model_info import ModelInfo
+from ._settings import MLSettings, load_ml_settings
+from ._tabular import MAX_CELLS, MAX_FEATURES, Output, dims, read_features, read_output, sample_indices
+
+_now = timeit.default_timer
+
+_live: weakref.WeakSet[MLRecorder] = weakref.WeakSet()
+"""Recorders alive now; one fault listener (registered once) counts faults on each."""
+
+
+def _count_fault(step: str) -> None:
+    for rec in list(_live):
+        rec.count_fault(step)
+
+
+add_fault_listener(_count_fault)
+
+_IN_PREDICTION: ContextVar[bool] = ContextVar("driftline_ml_in_prediction", default=False)
+_LAST_ID: ContextVar[str | None] = ContextVar("driftline_ml_last_prediction_id", default=None)
+_GIVEN_ID: ContextVar[str | None] = ContextVar("driftline_ml_given_prediction_id", default=None)
+
+_UNNAMED = "model"
+"""ml.model.name when none is known."""
+
+_RESERVED = 16
+"""Attributes kept free for what stop() adds (predictions, scores, error.type, ...)."""
+
+_LINKS_KEPT = 4096
+"""Recent prediction ids whose span contexts are remembered, so in-process feedback links to them."""
+
+
+def last_prediction_id() -> str | None:
+    """The ``ml.prediction.id`` of the prediction call that started last in this context.
+
+    Inside an observed model function it is the running call's id; right after
+    ``model.predict(X)`` returns it is that call's id. Threads and asyncio tasks each see their own.
+    A batch row is identified by this id and its 0-based position in the batch.
+    """
+    return _LAST_ID.get()
+
+
+@contextmanager
+def prediction_id(value: str) -> Iterator[str]:
+    """Use ``value`` as ``ml.prediction.id`` for the prediction calls made inside the block.
+
+    >>> with prediction_id(order.id):
+    ...     model.predict(features)
+
+    Give each call its own id (one call per block): feedback joins on (id, row).
+    """
+    token = _GIVEN_ID.set(value)
+    try:
+        yield value
+    finally:
+        _GIVEN_ID.reset(token)
+
+
+def in_prediction() -> bool:
+    """Whether a recorded prediction call is running in this context (inner calls are not recorded)."""
+    return _IN_PREDICTION.get()
+
+
+@dataclass(slots=True, eq=False)
+class Prediction:
+    """One recorded model call in flight."""
+
+    model: ModelInfo
+    method: str
+    prediction_id: str
+    batch: int | None = None
+    indices: list[int] | None = None
+    span: Span | None = None
+    context: Context | None = None
+    start_perf: float = 0.0
+    ended: bool = False
+    attributes: dict[str, AttributeValue] = field(default_factory=dict)
+    """Extra attributes set by stop() (the mapping's derived predictions, scores, ...)."""
+
+
+class MLMetrics:
+    """The ML instruments created from one meter."""
+
+    __slots__ = ("duration", "errors")
+
+    def __init__(self, meter: Meter) -> None:
+        self.duration: Histogram = meter.create_histogram(
+            names.ML_INFERENCE_DURATION, unit=names.ML_INFERENCE_DURATION_UNIT,
+            description="Duration of a recorded model call.",
+            explicit_bucket_boundaries_advisory=list(names.ML_INFERENCE_DURATION_BUCKETS))
+        self.errors: Counter = meter.create_counter(
+            names.DRIFTLINE_INSTRUMENTATION_ERRORS, unit=names.DRIFTLINE_INSTRUMENTATION_ERRORS_UNIT,
+            description="Faults inside driftline's recording code (swallowed).")
+
+
+class MLRecorder:
+    """Records model calls and feedback for one tracer and meter."""
+
+    def __init__(self, tracer: Tracer, metrics: MLMetrics, settings: MLSettings, fault_prefix: str) -> None:
+        self._tracer = tracer
+        self._metrics = metrics
+        self.settings = settings
+        self._fault_prefix = fault_prefix
+        self._recent: OrderedDict[str, SpanContext] = OrderedDict()
+        self._recent_lock = threading.Lock()
+
+    @classmethod
+    def create(cls, scope: str, tracer_provider: TracerProvider | None = None,
+               meter_provider: MeterProvider | None = None) -> MLRecorder:
+        """A recorder for instrumentation scope ``scope``, settings read from the environment now."""
+        tracer = trace.get_tracer(scope, VERSION, tracer_provider=tracer_provider)
+        rec = cls(tracer, MLMetrics(get_meter(scope, VERSION, meter_provider=meter_provider)),
+                  load_ml_settings(), scope.rsplit(".", 1)[-1] + ".")
+        _live.add(rec)
+        return rec
+
+    def count_fault(self, step: str) -> None:
+        """Count ``step`` in ``driftline.instrumentation.errors`` if it is one of this recorder's steps."""
+        if step.startswith(self._fault_prefix):
+            self._metrics.errors.add(1, {names.DRIFTLINE_INSTRUMENTATION_STEP: step})
+
+    # -- predictions ----------------------------------------------------------------------------
+    # Hot path: start/stop run on every model call.
+
+    def _base_attributes(self, operation: str, model: ModelInfo) -> dict[str, AttributeValue]:
+        static = self.settings.content.static_attributes
+        scoped = current_scoped_attributes()
+        # Custom attributes first: they cannot overwrite what driftline records about the call.
+        attrs: dict[str, AttributeValue] = {**static, **scoped} if scoped else dict(static)
+        attrs[names.ML_OPERATION_NAME] = operation
+        name = model.name or _UNNAMED
+        attrs[names.ML_MODEL_NAME] = name
+        if model.version:
+            attrs[names.ML_MODEL_VERSION] = model.version
+        if model.framework:
+            attrs[names.ML_MODEL_FRAMEWORK] = model.framework
+        if model.task:
+            attrs[names.ML_MODEL_TASK] = model.task
+        if model.training_data:
+            attrs[names.ML_MODEL_TRAINING_DATA] = model.training_data
+        return attrs
+
+    def start(self, model: ModelInfo, method: str, inputs: Any,
+              feature_names: Callable[[], Sequence[str] | None] | None = None) -> Prediction:
+        """Open the prediction span for a call of ``method`` on ``inputs``."""
+        if first_use.hooks:
+            first_use.run_hooks()
+        pid = _GIVEN_ID.get() or uuid.uuid4().hex
+        pred = Prediction(model, method, pid)
+        attrs = self._base_attributes(names.ML_OPERATION_PREDICT, model)
+        attrs[names.ML_MODEL_METHOD] = method
+        attrs[names.ML_PREDICTION_ID] = pid
+        rows, width = dims(inputs)
+        if rows is not None:
+            pred.batch = rows
+            attrs[names.ML_BATCH_SIZE] = rows
+            max_rows = self.settings.max_rows
+            if width:
+                attrs[names.ML_FEATURES_COUNT] = width
+                max_rows = max(1, min(max_rows, MAX_CELLS // width))
+            pred.indices = sample_indices(rows, max_rows)
+            attrs[names.ML_BATCH_RECORDED_ROWS] = rows if pred.indices is None else len(pred.indices)
+            if pred.indices is not None:
+                attrs[names.ML_BATCH_ROW_INDICES] = tuple(pred.indices)
+        span = self._tracer.start_span(f"{names.ML_OPERATION_PREDICT} {model.name or _UNNAMED}",
+                                       kind=SpanKind.INTERNAL, attributes=attrs)
+        pred.span = span
+        pred.context = trace.set_span_in_context(span)
+        pred.start_perf = _now()
+        _LAST_ID.set(pid)
+        if span.is_recording():
+            with self._recent_lock:
+                self._recent[pid] = span.get_span_context()
+                if len(self._recent) > _LINKS_KEPT:
+                    self._recent.popitem(last=False)
+            try:
+                span.set_attributes(self._features(inputs, pred, width, len(attrs), feature_names))
+            except Exception:
+                report_fault(f"{self._fault_prefix}features")
+        return pred
+
+    def _features(self, inputs: Any, pred: Prediction, width: int | None, used: int,
+                  feature_names: Callable[[], Sequence[str] | None] | None) -> dict[str, AttributeValue]:
+        if not self.settings.capture_features or rows_unknown(pred) or (width or 0) > MAX_FEATURES:
+            return {names.ML_FEATURES_ENCODING: names.ML_FEATURES_ENCODING_NONE}
+        table = read_features(inputs, pred.indices, feature_names() if feature_names else None)
+        if table is None:
+            return {names.ML_FEATURES_ENCODING: names.ML_FEATURES_ENCODING_NONE}
+        scrubber = ContentScrubber(self.settings.content)
+        room = self.settings.span_attribute_limit - used - _RESERVED
+        attrs = feature_attributes(table, self.settings, scrubber, room)
+        if scrubber.truncated:
+            attrs[names.DRIFTLINE_CONTENT_TRUNCATED] = True
+        if scrubber.redacted:
+            attrs[names.DRIFTLINE_CONTENT_REDACTED] = scrubber.redacted
+        return attrs
+
+    def outputs(self, pred: Prediction, predictions: Any = None, scores: Any = None,
+                score_labels: Sequence[Any] | None = None, score_type: str | None = None) -> None:
+        """Read predictions and scores of the recorded rows into the attributes :meth:`stop` sets."""
+        if pred.span is None or not pred.span.is_recording():
+            return
+        scrubber = ContentScrubber(self.settings.content)
+        attrs = pred.attributes
+        out: Output | None
+        if predictions is not None:
+            out = read_output(predictions, pred.indices, pred.batch)
+            if out is not None:
+                attrs[names.ML_PREDICTION_VALUES] = output_values(out, scrubber)
+                if out.width > 1:
+                    attrs[names.ML_PREDICTION_DIMENSION] = out.width
+        if scores is not None:
+            out = read_output(scores, pred.indices, pred.batch)
+            if out is not None and out.numeric:
+                attrs[names.ML_PREDICTION_SCORES] = tuple(out.values)
+                if score_labels is not None and len(score_labels) == out.width:
+                    attrs[names.ML_PREDICTION_SCORE_LABELS] = tuple(str(v) for v in score_labels)
+                if score_type:
+                    attrs[names.ML_PREDICTION_SCORE_TYPE] = score_type
+        if scrubber.redacted:
+            attrs[names.DRIFTLINE_CONTENT_REDACTED] = scrubber.redacted
+
+    def stop(self, pred: Prediction) -> None:
+        """Set the output attributes and end the span (once)."""
+        if pred.ended or pred.span is None:
+            return
+        pred.ended = True
+        try:
+            if pred.attributes:
+                pred.span.set_attributes(pred.attributes)
+        finally:
+            pred.span.end()
+        self._record_duration(pred, None)
+
+    def fail(self, pred: Prediction, exc: BaseException) -> None:
+        """Mark the span failed with ``error.type`` and end it (once)."""
+        if pred.ended or pred.span is None:
+            return
+        pred.ended = True
+        etype = error_type(exc)
+        try:
+            pred.span.set_attribute(names.ERROR_TYPE, etype)
+            pred.span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {str(exc)[:200]}"))
+        finally:
+            pred.span.end()
+        self._record_duration(pred, etype)
+
+    def _record_duration(self, pred: Prediction, etype: str | None) -> None:
+        attrs: dict[str, AttributeValue] = {names.ML_MODEL_NAME: pred.model.name or _UNNAMED,
+                                            names.ML_MODEL_METHOD: pred.method}
+        if pred.model.version:
+            attrs[names.ML_MODEL_VERSION] = pred.model.version
+        if pred.model.framework:
+            attrs[names.ML_MODEL_FRAMEWORK] = pred.model.framework
+        if etype:
+            attrs[names.ERROR_TYPE] = etype
+        self._metrics.duration.record(_now() - pred.start_perf, attrs, context=pred.context)
+
+    # -- feedback -------------------------------------------------------------------------------
+
+    def feedback(self, prediction_id: str, labels: Output, rows: Sequence[int], model: ModelInfo) -> None:
+        """Emit the ``feedback {ml.model.name}`` span for ``labels`` of batch ``rows`` of a prediction."""
+        if first_use.hooks:
+            first_use.run_hooks()
+        attrs = self._base_attributes(names.ML_OPERATION_FEEDBACK, model)
+        attrs[names.ML_PREDICTION_ID] = prediction_id
+        attrs[names.ML_FEEDBACK_ROWS] = tuple(rows)
+        attrs[names.ML_FEEDBACK_LABELS] = output_values(labels, ContentScrubber(self.settings.content))
+        with self._recent_lock:
+            linked = self._recent.get(prediction_id)
+        links = [Link(linked)] if linked is not None else None
+        span = self._tracer.start_span(f"{names.ML_OPERATION_FEEDBACK} {model.name or _UNNAMED}",
+                                       kind=SpanKind.INTERNAL, attributes=attrs, links=links)
+        span.end()
+
+
+def rows_unknown(pred: Prediction) -> bool:
+    """Whether the call's input had no readable row count (then no feature values are read)."""
+    return pred.batch is None
+
+
+def record_call(rec: MLRecorder | None, model: Callable[[], ModelInfo], method: str, inputs: Any,
+                call: Callable[[], Any], interpret: Callable[[MLRecorder, Prediction, Any], None],
+                feature_names: Callable[[], Sequence[str] | None] | None = None) -> Any:
+    """Run ``call()`` (the user's model call) inside a prediction span; return its result untouched.
+
+    ``interpret(rec, prediction, result)`` reads the outputs (via :meth:`MLRecorder.outputs`).
+    Calls made while another recorded call runs in this context are not recorded (one span per
+    user-level call), nor are calls under OpenTelemetry's ``suppress_instrumentation``.
+    """
+    if rec is None or _IN_PREDICTION.get() or not is_instrumentation_enabled():
+        return call()
+    step = rec._fault_prefix
+    try:
+        pred = rec.start(model(), method, inputs, feature_names)
+    except Exception:
+        report_fault(f"{step}start")
+        return call()
+    guard = _IN_PREDICTION.set(True)
+    token = otel_context.attach(pred.context)  # type: ignore[arg-type]
+    try:
+        result = call()
+    except BaseException as exc:
+        try:
+            rec.fail(pred, exc)
+        except Exception:
+            report_fault(f"{step}fail")
+        raise
+    finally:
+        otel_context.detach(token)
+        _IN_PREDICTION.reset(guard)
+    try:
+        interpret(rec, pred, result)
+    except Exception:
+        report_fault(f"{step}outputs")
+    try:
+        rec.stop(pred)
+    except Exception:
+        report_fault(f"{step}stop")
+    return result
+
+
+_default_lock = threading.Lock()
+_default: MLRecorder | None = None
+
+SCOPE = "driftline.instrumentation.ml"
+FAULT_PREFIX = SCOPE.rsplit(".", 1)[-1] + "."
+"""Fault steps of the default recorder start with this (``ml.features``, ``ml.feedback``, ...)."""
+
+
+def default_recorder() -> MLRecorder:
+    """The recorder :func:`observe_model` and :func:`record_feedback` use (global providers by default)."""
+    global _default
+    rec = _default
+    if rec is None:
+        with _default_lock:
+            if _default is None:
+                _default = MLRecorder.create(SCOPE)
+            rec = _default
+    return rec
+
+
+def configure(tracer_provider: TracerProvider | None = None, meter_provider: MeterProvider | None = None) -> None:
+    """(Re)build the recorder used by :func:`observe_model` and :func:`record_feedback`.
+
+    Reads the ``DRIFTLINE_ML_*`` settings again; pass providers to use other than the global ones.
+    """
+    global _default
+    with _default_lock:
+        _default = MLRecorder.create(SCOPE, tracer_provider, meter_provider)
+
+
+async def record_async_call(rec: MLRecorder | None, model: Callable[[], ModelInfo], method: str, inputs: Any,
+                            call: Callable[[], Any], interpret: Callable[[MLRecorder, Prediction, Any], None],
+                            feature_names: Callable[[], Sequence[str] | None] | None = None) -> Any:
+    """:func:`record_call` for a coroutine: ``await call()`` runs inside the prediction span."""
+    if rec is None or _IN_PREDICTION.get() or not is_instrumentation_enabled():
+        return await call()
+    step = rec._fault_prefix
+    try:
+        pred = rec.start(model(), method, inputs, feature_names)
+    except Exception:
+        report_fault(f"{step}start")
+        return await call()
+    guard = _IN_PREDICTION.set(True)
+    token = otel_context.attach(pred.context)  # type: ignore[arg-type]
+    try:
+        result = await call()
+    except BaseException as exc:
+        try:
+            rec.fail(pred, exc)
+        except Exception:
+            report_fault(f"{step}fail")
+        raise
+    finally:
+        otel_context.detach(token)
+        _IN_PREDICTION.reset(guard)
+    try:
+        interpret(rec, pred, result)
+    except Exception:
+        report_fault(f"{step}outputs")
+    try:
+        rec.stop(pred)
+    except Exception:
+        report_fault(f"{step}stop")
+    return result

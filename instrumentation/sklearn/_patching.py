@@ -1,0 +1,158 @@
+"""Class-level patching of the prediction methods, and what a call records.
+
+Each class in an estimator's MRO that *defines* a prediction method gets it replaced by a wrapper
+(``available_if`` descriptors keep their availability check: only their ``fn`` is swapped).
+Inherited methods are thereby wrapped once, where they are defined, for every subclass.
+
+One span per user-level call: a call is recorded only when its caller is not scikit-learn (or
+xgboost, lightgbm, joblib) itself — so a Pipeline's final step, a forest's trees, ``score()``,
+``GridSearchCV`` scoring and ``predict`` → ``predict_proba`` chains are not recorded — and when no
+other prediction is being recorded in this context (user subclasses calling ``super().predict``).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from driftline.instrumentation.ml._model_info import ModelInfo, get_model_info
+from driftline.instrumentation.ml._recorder import MLRecorder, Prediction, record_call
+from driftline.semconv import names
+
+METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function")
+"""The estimator methods recorded."""
+
+_LIBRARIES = frozenset({"sklearn", "xgboost", "lightgbm", "joblib", "catboost", "imblearn"})
+"""Packages whose own calls to prediction methods are internal, never user-level."""
+
+_FRAMEWORKS = frozenset({"sklearn", "xgboost", "lightgbm", "catboost", "imblearn"})
+
+_SCORE_TYPES = {
+    "predict_proba": names.ML_SCORE_TYPE_PROBABILITY,
+    "predict_log_proba": names.ML_SCORE_TYPE_LOG_PROBABILITY,
+    "decision_function": names.ML_SCORE_TYPE_DECISION,
+}
+
+_ORIGINAL = "_driftline_original"
+
+
+class _Binding:
+    __slots__ = ("init_subclass", "patched", "recorder", "seen")
+
+    def __init__(self) -> None:
+        self.recorder: MLRecorder | None = None
+        self.init_subclass: tuple[type, Any] | None = None
+        self.patched: list[tuple[type, str, Any, Any]] = []
+        self.seen: set[type] = set()
+
+
+binding = _Binding()
+"""Link from the installed wrappers to the active recorder (None = pass through) and what to undo."""
+
+
+def patch_class(cls: type) -> None:
+    """Wrap the prediction methods defined by ``cls`` or any class of its MRO (each class once)."""
+    for klass in cls.__mro__:
+        if klass is object or klass in binding.seen:
+            continue
+        binding.seen.add(klass)
+        for method in METHODS:
+            attr = klass.__dict__.get(method)
+            if attr is None:
+                continue
+            if inspect.isfunction(attr):
+                if not hasattr(attr, _ORIGINAL):
+                    setattr(klass, method, _wrap(attr, method))
+                    binding.patched.append((klass, method, attr, None))
+            elif inspect.isfunction(getattr(attr, "fn", None)) and not hasattr(attr.fn, _ORIGINAL):
+                original = attr.fn  # sklearn.utils.available_if: keep the descriptor and its check
+                attr.fn = _wrap(original, method)
+                binding.patched.append((klass, method, original, attr))
+
+
+def unpatch_all() -> None:
+    """Put back every original method."""
+    while binding.patched:
+        klass, method, original, descriptor = binding.patched.pop()
+        if descriptor is not None:
+            descriptor.fn = original
+        else:
+            setattr(klass, method, original)
+    binding.seen.clear()
+
+
+def _wrap(fn: Callable[..., Any], method: str) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # Hot path: every prediction call of every estimator passes here.
+        rec = binding.recorder
+        if rec is None:
+            return fn(self, *args, **kwargs)
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller.partition(".")[0] in _LIBRARIES:
+            return fn(self, *args, **kwargs)
+        inputs = args[0] if args else kwargs.get("X")
+        return record_call(rec, lambda: identity(self), method, inputs, lambda: fn(self, *args, **kwargs),
+                           _interpreter(self, method), lambda: _feature_names(self))
+
+    setattr(wrapper, _ORIGINAL, fn)
+    return wrapper
+
+
+def identity(estimator: Any) -> ModelInfo:
+    """The estimator's model identity: class name, framework and task, overridden by set_model_info."""
+    cls = type(estimator)
+    top = cls.__module__.partition(".")[0]
+    base = ModelInfo(name=cls.__name__, framework=top if top in _FRAMEWORKS else names.ML_FRAMEWORK_SKLEARN,
+                     task=_task(estimator))
+    return base.merged(get_model_info(estimator))
+
+
+def _task(estimator: Any) -> str | None:
+    try:
+        from sklearn.utils import get_tags  # type: ignore[import-untyped]
+
+        kind = get_tags(estimator).estimator_type
+    except Exception:
+        kind = getattr(estimator, "_estimator_type", None)
+    return {"classifier": names.ML_TASK_CLASSIFICATION, "regressor": names.ML_TASK_REGRESSION,
+            "clusterer": names.ML_TASK_CLUSTERING, "outlier_detector": names.ML_TASK_OUTLIER_DETECTION}.get(
+        kind if isinstance(kind, str) else "")
+
+
+def _feature_names(estimator: Any) -> list[str] | None:
+    names_in = getattr(estimator, "feature_names_in_", None)
+    return [str(n) for n in names_in] if names_in is not None else None
+
+
+def _interpreter(estimator: Any, method: str) -> Callable[[MLRecorder, Prediction, Any], None]:
+    def interpret(rec: MLRecorder, pred: Prediction, result: Any) -> None:
+        if pred.span is None or not pred.span.is_recording():
+            return
+        if method == "predict":
+            rec.outputs(pred, predictions=result)
+            return
+        classes = getattr(estimator, "classes_", None)
+        predicted, labels = _derive_classes(result, classes)
+        rec.outputs(pred, predictions=predicted, scores=result, score_labels=labels, score_type=_SCORE_TYPES[method])
+
+    return interpret
+
+
+def _derive_classes(scores: Any, classes: Any) -> tuple[Any, list[Any] | None]:
+    """The predicted classes (argmax, or the sign of a binary decision) and the score column labels."""
+    np = sys.modules.get("numpy")
+    if np is None or classes is None or not isinstance(scores, np.ndarray):
+        return None, None
+    classes = np.asarray(classes)
+    if classes.ndim != 1:
+        return None, None
+    if scores.ndim == 2 and scores.shape[1] == len(classes):
+        return classes[scores.argmax(axis=1)], classes.tolist()
+    if scores.ndim == 1 and len(classes) == 2:
+        return classes[(scores > 0).astype(np.intp)], [classes[1].item() if hasattr(classes[1], "item")
+                                                        else classes[1]]
+    return None, None
