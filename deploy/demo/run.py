@@ -39,7 +39,10 @@ SELF_METRICS = ("driftline_receiver_accepted_spans_total", "driftline_receiver_r
 SHOWN = (names.GEN_AI_REQUEST_MODEL, names.GEN_AI_RESPONSE_MODEL, names.GEN_AI_RESPONSE_FINISH_REASONS,
          names.GEN_AI_USAGE_INPUT_TOKENS, names.GEN_AI_USAGE_OUTPUT_TOKENS, names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
          names.DRIFTLINE_RESPONSE_TOOL_CALL_COUNT, names.GEN_AI_EMBEDDINGS_DIMENSION_COUNT,
-         names.DRIFTLINE_CONTENT_REDACTED, "team")
+         names.DRIFTLINE_CONTENT_REDACTED, names.GEN_AI_AGENT_NAME, names.GEN_AI_TOOL_NAME, names.GEN_AI_TOOL_CALL_ID,
+         names.ML_MODEL_NAME, names.ML_MODEL_VERSION, names.ML_MODEL_METHOD, names.ML_BATCH_SIZE,
+         names.ML_BATCH_RECORDED_ROWS, names.ML_FEATURES_ENCODING, names.ML_PREDICTION_ID, names.ML_FEEDBACK_LABELS,
+         names.ML_FEEDBACK_ROWS, "team")
 
 
 def _start_provider(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -62,11 +65,15 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _file_spans(path: Path) -> list[Any]:
+def _file_spans(path: Path) -> list[tuple[str, Any]]:
+    """``(service.name, span)`` for every span in the processor's OTLP-JSON-lines file."""
     spans = []
     for line in path.read_text(encoding="utf-8").splitlines():
         request = decode_trace_request(line)
-        spans += [span for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans]
+        for rs in request.resource_spans:
+            resource = {kv.key: any_value(kv.value) for kv in rs.resource.attributes}
+            service = str(resource.get("service.name", "?"))
+            spans += [(service, span) for ss in rs.scope_spans for span in ss.spans]
     return spans
 
 
@@ -78,20 +85,39 @@ def _print_self_metrics(processor: ProcessorProcess) -> None:
             print(f"- {name}{'{' + shown + '}' if shown else ''} {value:g}")
 
 
-def _print_traces(spans: list[Any], path: Path) -> None:
+def _print_traces(spans: list[tuple[str, Any]], path: Path) -> None:
     print(f"\n== {len(spans)} spans received over OTLP by the processor, read back from {path.name} ==")
-    for span in sorted(spans, key=lambda s: s.start_time_unix_nano):
+    by_id = {span.span_id: span for _, span in spans}
+    children: dict[bytes, list[tuple[str, Any]]] = {}
+    roots = []
+    for service, span in sorted(spans, key=lambda item: item[1].start_time_unix_nano):
+        if span.parent_span_id in by_id:
+            children.setdefault(span.parent_span_id, []).append((service, span))
+        else:
+            roots.append((service, span))
+    app_service = roots[0][0] if roots else ""
+
+    def show(service: str, span: Any, depth: int) -> None:
         attrs = span_attributes(span)
         ms = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e6
         status = "ERROR" if span.status.code == 2 else "ok"
-        print(f"- {span.name:<38} {ms:7.1f} ms  {status}  trace={span.trace_id.hex()[:8]}")
+        where = "" if service == app_service else f"  [{service}]"
+        indent = "  " * depth
+        print(f"{indent}- {span.name:<{max(10, 44 - 2 * depth)}} {ms:7.1f} ms  {status}"
+              f"{'  trace=' + span.trace_id.hex()[:8] if depth == 0 else ''}{where}")
         shown = "  ".join(f"{k.split('.', 1)[-1] if k != 'team' else k}={_fmt(attrs[k])}" for k in SHOWN
                           if k in attrs)
-        print(f"    {shown}")
+        if shown:
+            print(f"{indent}    {shown}")
         messages = attrs.get(names.GEN_AI_INPUT_MESSAGES)
         if isinstance(messages, str):
-            more = "…" if len(messages) > 240 else ""
-            print(f"    input.messages: {messages[:240]}{more}")
+            more = "…" if len(messages) > 200 else ""
+            print(f"{indent}    input.messages: {messages[:200]}{more}")
+        for child_service, child in children.get(span.span_id, []):
+            show(child_service, child, depth + 1)
+
+    for service, span in roots:
+        show(service, span, 0)
 
 
 def _print_metrics(sink: OTLPSink) -> None:
@@ -108,7 +134,9 @@ def _print_metrics(sink: OTLPSink) -> None:
                     for point in metric.histogram.data_points:
                         labels = {kv.key: any_value(kv.value) for kv in point.attributes}
                         token_type = labels.get(names.GEN_AI_TOKEN_TYPE)
-                        label = f"{labels.get(names.GEN_AI_REQUEST_MODEL, '')}{' ' + token_type if token_type else ''}"
+                        model = labels.get(names.GEN_AI_REQUEST_MODEL) or labels.get(names.ML_MODEL_NAME, "")
+                        method = labels.get(names.ML_MODEL_METHOD)
+                        label = f"{model}{' ' + token_type if token_type else ''}{' ' + method if method else ''}"
                         key = (metric.name, label)
                         totals[key] = [float(point.count), point.sum]
     for (name, label), (count, total) in sorted(totals.items()):

@@ -1,17 +1,37 @@
-"""A small LLM application with no observability code at all.
+"""A small AI application: LLM calls, a fraud model, and a support agent with two tools.
 
 It reads the provider endpoints and keys from the SDKs' own environment variables
 (OPENAI_BASE_URL, OPENAI_API_KEY, ANTHROPIC_BASE_URL, ANTHROPIC_API_KEY). Run it with
-``DRIFTLINE_AUTO_INSTRUMENT=true`` and every call becomes an OpenTelemetry span plus metrics.
+``DRIFTLINE_AUTO_INSTRUMENT=true`` and every OpenAI/Anthropic call, every scikit-learn prediction
+and every MCP tool call becomes an OpenTelemetry span, with no code for it. The only driftline code
+is what only the app can say: which function is an agent or a tool (``@agent``, ``@tool``) and the
+true labels that arrive later (``record_feedback``).
 The ``[[...]]`` markers steer the demo's fake provider (a real API ignores them as text).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
 
 import anthropic
+import anyio
+import numpy as np
 import openai
+import pandas as pd
+from mcp import Client, StdioServerParameters
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from driftline.instrumentation import agent, tool, tool_call
+from driftline.instrumentation.ml import last_prediction_id, record_feedback, set_model_info
+
+HERE = Path(__file__).resolve().parent
 
 TOOLS = [{
     "type": "function",
@@ -28,8 +48,104 @@ def get_weather(city: str) -> dict[str, object]:
     return {"city": city, "forecast": "light rain", "celsius": 14}
 
 
+# --- a fraud model ------------------------------------------------------------------------------
+
+MERCHANTS = ["grocery", "electronics", "travel", "gaming", "fuel"]
+
+
+def transactions(rows: int, seed: int) -> pd.DataFrame:
+    """Synthetic card transactions (amount, hour, merchant, card present, distance from home)."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "amount": np.round(rng.lognormal(3.5, 1.0, rows), 2),
+        "hour": rng.integers(0, 24, rows),
+        "merchant": rng.choice(MERCHANTS, rows),
+        "card_present": rng.integers(0, 2, rows),
+        "km_from_home": np.round(rng.exponential(12.0, rows), 1),
+    })
+
+
+def is_fraud(frame: pd.DataFrame, seed: int) -> np.ndarray:
+    """The (synthetic) truth: large, card-absent, far-away or night-time gaming/electronics buys."""
+    rng = np.random.default_rng(seed)
+    risk = (0.004 * frame["amount"] + 1.5 * (1 - frame["card_present"]) + 0.03 * frame["km_from_home"]
+            + 1.2 * frame["merchant"].isin(["gaming", "electronics"]) + 0.8 * (frame["hour"] < 5))
+    return (risk + rng.normal(0, 0.5, len(frame)) > 3.0).astype(int).to_numpy()
+
+
+def fraud_model() -> Pipeline:
+    """Train the model the app serves (in a real app: loaded from the model registry)."""
+    train = transactions(4000, seed=1)
+    model = Pipeline([
+        ("prepare", ColumnTransformer([("merchant", OneHotEncoder(handle_unknown="ignore"), ["merchant"])],
+                                      remainder=StandardScaler())),
+        ("classify", LogisticRegression(max_iter=500)),
+    ]).fit(train, is_fraud(train, seed=2))
+    set_model_info(model, name="fraud-detector", version="2026.11.1", training_data="s3://models/fraud/train-2026-11")
+    return model
+
+
+def score_transactions(model: Pipeline) -> None:
+    """One live transaction, then a nightly batch; labels (chargebacks) arrive later as feedback."""
+    live = transactions(1, seed=7)
+    p_live = model.predict_proba(live)[0, 1]
+    print(f"fraud     : live transaction {live.iloc[0]['amount']:.2f} at a {live.iloc[0]['merchant']} "
+          f"merchant -> p(fraud)={p_live:.2f}")
+    batch = transactions(500, seed=8)
+    flagged = model.predict(batch)
+    batch_id = last_prediction_id()
+    print(f"fraud     : nightly batch of {len(batch)} -> {int(flagged.sum())} flagged (prediction id {batch_id})")
+    truth = is_fraud(batch, seed=9)
+    for row in (0, 1, 2):   # chargebacks reported for three of the batch's transactions
+        record_feedback(batch_id or "", int(truth[row]), model="fraud-detector", row=row)
+    print("fraud     : 3 labels recorded as feedback")
+
+
+# --- a support agent with two tools, one over MCP --------------------------------------------------
+
+@tool
+def lookup_transaction(txn_id: str) -> dict[str, object]:
+    """The app's own tool: a transaction from the ledger."""
+    return {"txn_id": txn_id, "amount": 912.40, "merchant": "electronics", "card_id": "card-77"}
+
+
+async def card_risk_over_mcp(card_id: str) -> str:
+    """The other team's tool, called on their MCP server (a subprocess over stdio)."""
+    env = {**os.environ, "OTEL_SERVICE_NAME": "risk-tools"}  # the other team's service, same trace
+    server = StdioServerParameters(command=sys.executable, args=[str(HERE / "mcp_tools.py")], env=env)
+    with anyio.fail_after(60):
+        async with Client(server, mode="legacy") as client:
+            result = await client.call_tool("card_risk", {"card_id": card_id})
+    return str(result.content[0].text)  # type: ignore[union-attr]
+
+
+@agent(name="dispute-assistant", description="Answers card-dispute questions with the ledger and risk tools")
+def dispute_assistant(client: openai.OpenAI, question: str) -> str:
+    """One agent turn: the model asks for both tools at once, the app runs them, the model answers."""
+    tools = [{"type": "function", "function": {"name": name, "description": doc,
+                                               "parameters": {"type": "object", "properties": {
+                                                   arg: {"type": "string"}}, "required": [arg]}}}
+             for name, doc, arg in (("lookup_transaction", "A transaction from the ledger", "txn_id"),
+                                    ("card_risk", "Risk tier of a card", "card_id"))]
+    messages: list[dict[str, Any]] = [{"role": "user", "content": question}]
+    first = client.chat.completions.create(model="gpt-4o", messages=messages, tools=tools)  # type: ignore[arg-type]
+    message = first.choices[0].message
+    messages.append(message.model_dump(exclude_none=True))
+    for call in message.tool_calls or []:
+        args = json.loads(call.function.arguments)  # type: ignore[union-attr]
+        if call.function.name == "lookup_transaction":  # type: ignore[union-attr]
+            with tool_call(id=call.id):
+                output = json.dumps(lookup_transaction(**args))
+        else:
+            output = anyio.run(card_risk_over_mcp, args["card_id"])
+        messages.append({"role": "tool", "tool_call_id": call.id, "content": output})
+    final = client.chat.completions.create(model="gpt-4o", messages=messages, tools=tools)  # type: ignore[arg-type]
+    return final.choices[0].message.content or ""
+
+
 def main() -> None:
-    """Chat, a streamed answer, a tool-calling turn, an embedding and an Anthropic call."""
+    """Chat, a streamed answer, a tool-calling turn, an embedding, an Anthropic call, the fraud model
+    and the dispute agent."""
     client = openai.OpenAI(max_retries=0)
     claude = anthropic.Anthropic(max_retries=0)
 
@@ -64,6 +180,14 @@ def main() -> None:
                                      system="Answer in one sentence.",
                                      messages=[{"role": "user", "content": "What is concept drift?"}])
     print("anthropic :", message.content[0].text)  # type: ignore[union-attr]
+
+    score_transactions(fraud_model())
+
+    answer_text = dispute_assistant(client, 'Was T-1001 fraud? [[tool:lookup_transaction:{"txn_id":"T-1001"}]] '
+                                            '[[tool:card_risk:{"card_id":"card-77"}]] '
+                                            "[[reply:T-1001 looks like fraud: an elevated-risk card, 912.40 at an "
+                                            "electronics shop.]]")
+    print("agent     :", answer_text)
 
 
 if __name__ == "__main__":
