@@ -138,6 +138,22 @@ def test_grid_search_fit_is_not_recorded_but_its_best_model_is(sk: Telemetry, ir
     assert [s.name for s in _ml_spans(sk)] == ["predict GridSearchCV"]
 
 
+def test_lightgbm_sklearn_api_models_get_one_span_per_call(sk: Telemetry) -> None:
+    lightgbm = pytest.importorskip("lightgbm")  # in the dev extra; an optional dependency for users
+    X = np.random.default_rng(0).normal(size=(200, 5))
+    model = lightgbm.LGBMClassifier(n_estimators=5, verbose=-1).fit(X, (X[:, 0] > 0).astype(int))
+    predicted = model.predict(X[:3])
+    model.predict_proba(X[:3])
+    spans = _ml_spans(sk)
+    assert [s.name for s in spans] == ["predict LGBMClassifier", "predict LGBMClassifier"]
+    first, second = (dict(s.attributes or {}) for s in spans)
+    assert (first[names.ML_MODEL_FRAMEWORK], first[names.ML_MODEL_METHOD], first[names.ML_BATCH_SIZE]) == (
+        "lightgbm", "predict", 3)
+    assert first[names.ML_PREDICTION_VALUES] == tuple(float(v) for v in predicted)
+    assert second[names.ML_MODEL_METHOD] == "predict_proba"
+    assert second[names.ML_PREDICTION_SCORE_TYPE] == names.ML_SCORE_TYPE_PROBABILITY
+
+
 def test_not_fitted_error_is_recorded_and_reraised(sk: Telemetry) -> None:
     with pytest.raises(NotFittedError):
         LogisticRegression().predict([[1.0, 2.0]])
