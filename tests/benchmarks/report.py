@@ -15,6 +15,7 @@ from .harness import PIPELINE_DESCRIPTION, REQUEST, STREAM_CHUNKS
 from .stats import Overhead, Ratio, overhead, quantile, ratio
 
 if TYPE_CHECKING:
+    from .ml.run_ml import MLRun
     from .peers import Peer
     from .processor.run_processor import ProcessorRun
     from .startup import StartupResult
@@ -66,6 +67,8 @@ class BenchRun:
     """The processor throughput benchmark (full runs and ``--processor``), if it ran."""
     processor_error: str | None = None
     """Why the processor throughput benchmark did not run, if it did not."""
+    ml: MLRun | None = None
+    """The scikit-learn prediction and ``@tool`` overhead benchmark (full runs and ``--ml``), if it ran."""
 
 
 def _cmd(args: list[str]) -> str:
@@ -333,8 +336,8 @@ def _not_measured(run: BenchRun) -> list[str]:
         return []
     lines = ["## Not measured", ""]
     if run.quick:
-        lines.append("- Peers, start-up and processor throughput: not measured in `--quick` mode (run `make bench` "
-                     "for the full report).")
+        lines.append("- Peers, start-up, processor throughput and the ML/tool overhead: not measured in `--quick` "
+                     "mode (run `make bench` for the full report).")
     for peer, result in failed:
         lines.append(f"- {peer.label}: not measured: {result.error}")
     return [*lines, ""]
@@ -385,8 +388,8 @@ def render(run: BenchRun) -> str:
         "",
         f"Generated {now} by `python -m tests.benchmarks.run` ({mode}) in {run.elapsed_s:.0f} s. "
         "Per-call cost of driftline's OpenAI instrumentation against the uninstrumented SDK call, a hand-written "
-        "floor and peer instrumentations, the start-up cost of `DRIFTLINE_AUTO_INSTRUMENT=true`, and the OTLP "
-        "processor's throughput.",
+        "floor and peer instrumentations, the start-up cost of `DRIFTLINE_AUTO_INSTRUMENT=true`, the OTLP "
+        "processor's throughput, and the per-call cost of scikit-learn prediction spans and `@tool`.",
         "",
     ]
     if run.driftline.data is None:
@@ -403,6 +406,7 @@ def render(run: BenchRun) -> str:
     lines += _records(run)
     lines += _startup(run)
     lines += processor_section(run.processor, run.processor_error)
+    lines += ml_section(run.ml)
     lines += _not_measured(run)
     lines += _noise(run)
     lines += _method(run)
@@ -412,7 +416,8 @@ def render(run: BenchRun) -> str:
               "`make bench` (full run; creates `.bench/<peer>` virtualenvs on first use, reuses them after; "
               "`rm -r .bench` to refresh). `python -m tests.benchmarks.run --quick --out /tmp/p.md` for a smoke run; "
               "`python -m tests.benchmarks.run --profile` prints where driftline's per-call time goes; "
-              "`python -m tests.benchmarks.run --processor` re-measures only the processor throughput section.", ""]
+              "`python -m tests.benchmarks.run --processor` re-measures only the processor throughput section, "
+              "`python -m tests.benchmarks.run --ml` only the ML/tool overhead section.", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -450,6 +455,35 @@ def splice_processor_section(text: str, section: list[str]) -> str:
     comes first, or at the end. The rest of the document is kept as it is.
     """
     from .processor.section import HEADING
+
+    lines = text.rstrip("\n").split("\n")
+    if HEADING in lines:
+        start = lines.index(HEADING)
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    else:
+        start = end = next((i for i, line in enumerate(lines)
+                            if line in ("## Not measured", "## Noise", "## Method")), len(lines))
+        if start == len(lines):
+            section = ["", *section]
+    return "\n".join([*lines[:start], *section, *lines[end:]]).rstrip() + "\n"
+
+
+def ml_section(ml: MLRun | None) -> list[str]:
+    """The ML/tool overhead section: the measurement, or why there is none (nothing if it did not run)."""
+    if ml is None:
+        return []
+    from .ml.section import render_section
+
+    return render_section(ml)
+
+
+def splice_ml_section(text: str, section: list[str]) -> str:
+    """``text`` (a whole ``docs/performance.md``) with its ML/tool section replaced by ``section``.
+
+    Without one, the section goes before ``## Not measured`` / ``## Noise`` / ``## Method``, whichever
+    comes first, or at the end. The rest of the document is kept as it is.
+    """
+    from .ml.section import HEADING
 
     lines = text.rstrip("\n").split("\n")
     if HEADING in lines:

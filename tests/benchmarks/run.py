@@ -10,6 +10,8 @@ measured, with the reason, instead of failing the run.
 ``--profile``: print where driftline's per-call time goes (see :mod:`.breakdown`), write nothing.
 ``--processor``: only the processor throughput benchmark (:mod:`.processor`, also part of the full run);
 its section replaces the one in the existing report, the rest of which is kept.
+``--ml``: only the scikit-learn prediction / ``@tool`` overhead benchmark (:mod:`.ml`, also part of the
+full run); its section replaces the one in the existing report in the same way.
 """
 
 from __future__ import annotations
@@ -26,10 +28,19 @@ from typing import TYPE_CHECKING, Any
 
 from . import startup
 from .peers import PEERS, Peer, ensure
-from .report import BenchRun, WorkerResult, processor_section, render, splice_processor_section
+from .report import (
+    BenchRun,
+    WorkerResult,
+    ml_section,
+    processor_section,
+    render,
+    splice_ml_section,
+    splice_processor_section,
+)
 from .venvs import REPO, SetupError
 
 if TYPE_CHECKING:
+    from .ml.run_ml import MLRun
     from .processor.run_processor import ProcessorRun
 
 DEFAULT_OUT = REPO / "docs" / "performance.md"
@@ -47,6 +58,7 @@ class Settings:
     startup_runs: int
     quick: bool
     processor_rounds: int = 5
+    ml_rounds: int = 300
 
 
 def _worker_env(content_off: dict[str, str]) -> dict[str, str]:
@@ -123,10 +135,33 @@ def measure(settings: Settings, log: list[str]) -> BenchRun:
             startup_error = str(exc)
         print(f"start-up: {'ok' if startup_result else startup_error}", file=sys.stderr, flush=True)
     processor, processor_error = (None, None) if settings.quick else measure_processor(settings.processor_rounds, log)
+    ml = None if settings.quick else measure_ml(settings.ml_rounds)
     return BenchRun(quick=settings.quick, rounds=settings.rounds, calls=settings.calls,
                     startup_runs=settings.startup_runs, driftline=driftline, peers=peers, startup=startup_result,
                     startup_error=startup_error, elapsed_s=time.monotonic() - started, log=log,
-                    processor=processor, processor_error=processor_error)
+                    processor=processor, processor_error=processor_error, ml=ml)
+
+
+def measure_ml(rounds: int, smoke: bool = False) -> MLRun:
+    """The scikit-learn prediction / ``@tool`` overhead benchmark (one worker process)."""
+    from .ml import run_ml
+
+    settings = run_ml.Settings(rounds=rounds, smoke=smoke)
+    if smoke:
+        settings.calls, settings.warmup = 3, 3
+    result = run_ml.measure(settings)
+    print(f"ml worker: {'ok' if result.data else result.error} ({result.elapsed_s:.0f} s)", file=sys.stderr, flush=True)
+    return result
+
+
+def _ml_only(rounds: int, out: Path) -> int:
+    """``--ml``: measure the ML/tool overhead and splice its section into ``out`` (created if missing)."""
+    ml = measure_ml(rounds, smoke=rounds < 20)
+    text = out.read_text() if out.exists() else "# Performance\n"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(splice_ml_section(text, ml_section(ml)))
+    print(f"wrote the ML/tool section of {out}", file=sys.stderr)
+    return 0 if ml.data is not None else 1
 
 
 def measure_processor(rounds: int, log: list[str]) -> tuple[ProcessorRun | None, str | None]:
@@ -170,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processor", action="store_true",
                         help="only the processor throughput benchmark; replaces its section of the report")
     parser.add_argument("--processor-rounds", type=int, default=5, help="rounds of the processor benchmark")
+    parser.add_argument("--ml", action="store_true",
+                        help="only the scikit-learn prediction / @tool overhead benchmark; replaces its section")
+    parser.add_argument("--ml-rounds", type=int, default=300,
+                        help="interleaved rounds of the ML/tool benchmark (< 20: a smoke run, so marked)")
     args = parser.parse_args(argv)
     if args.startup_runs < 30:
         parser.error("--startup-runs must be at least 30")
@@ -179,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         return breakdown.main([])
     if args.processor:
         return _processor_only(args.processor_rounds, args.out or DEFAULT_OUT)
+    if args.ml:
+        return _ml_only(args.ml_rounds, args.out or DEFAULT_OUT)
     settings = Settings(
         rounds=args.rounds or (20 if args.quick else 300),
         calls=args.calls or (5 if args.quick else 10),
@@ -186,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         startup_runs=args.startup_runs,
         quick=args.quick,
         processor_rounds=args.processor_rounds,
+        ml_rounds=args.ml_rounds,
     )
     out: Path = args.out or DEFAULT_OUT
     log: list[str] = []
