@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.util.types import AttributeValue
+
+from driftline.semconv import names
 
 _SELF_NAMES = frozenset({"self", "cls"})
 
@@ -39,6 +41,14 @@ class Operation:
     call_id_arg: str | None = None
     call_id_index: int | None = None
     call_id_declared: bool = False
+    span_name: str = field(init=False, repr=False)
+    """``{operation} {name}``: the span name unless ``from_instance`` overrides the name."""
+    is_tool: bool = field(init=False, repr=False)
+    """Whether this is an ``execute_tool`` operation (the tool call id applies)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "span_name", f"{self.operation} {self.name}")
+        object.__setattr__(self, "is_tool", self.operation == names.OPERATION_EXECUTE_TOOL)
 
     def take_call_id(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
         """The tool call id passed through ``call_id_arg``, if any.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,13 +30,46 @@ from driftline.instrumentation._core.scoped import current_scoped_attributes
 from driftline.semconv import names
 
 from ._operation import Operation
-from ._tool_call import TOOL_KEY, scoped_call_id
+from ._tool_call import TOOL_KEY, ToolFrame, scoped_call_id
 
 SCOPE_NAME = "driftline.instrumentation.agents"
 """Instrumentation scope of agent, tool and workflow spans."""
 
 _ENV_KEYS = (names.ENV_CAPTURE_MESSAGE_CONTENT, names.ENV_CONTENT_MAX_LENGTH, names.ENV_CONTENT_REDACT,
              names.ENV_SPAN_ATTRIBUTES)
+
+
+def _environment_reader(environ: Any) -> tuple[Any, Callable[[Any], object], tuple[Any, ...]]:
+    """``(environ, get, keys)``: how to read the raw values of :data:`_ENV_KEYS` from ``environ``.
+
+    ``os.environ.get`` of an unset variable costs a raised and caught ``KeyError`` (about 1 µs
+    each, per call of every decorated function). CPython's ``os.environ`` keeps its values in a
+    plain dict under encoded keys, read here directly; the values only tell whether anything
+    changed (the settings are parsed from ``os.environ.get``). Another ``os.environ`` object, or
+    one without that dict, is read with its own ``get``.
+    """
+    data = getattr(environ, "_data", None)
+    encode = getattr(environ, "encodekey", None)
+    if type(data) is dict and callable(encode):
+        try:
+            return environ, data.get, tuple(encode(key) for key in _ENV_KEYS)
+        except Exception:
+            pass
+    return environ, environ.get, _ENV_KEYS
+
+
+_reader = _environment_reader(os.environ)
+"""Replaced as one tuple (never attribute by attribute), so threads always see a consistent reader."""
+
+
+def _raw_environment() -> tuple[object, ...]:
+    """The current raw values of :data:`_ENV_KEYS` (the cache key of the parsed settings)."""
+    global _reader
+    reader = _reader
+    environ = os.environ
+    if reader[0] is not environ:
+        reader = _reader = _environment_reader(environ)
+    return tuple(map(reader[1], reader[2]))
 
 
 @dataclass(slots=True, eq=False)
@@ -47,8 +80,6 @@ class AgentCall:
     span: Span
     context: Context
     settings: Settings
-    scope: object | None = None
-    """The ``tool_call`` block whose id this tool took (nested tools must not take it again)."""
     scrubber: ContentScrubber | None = None
     items: int = 0
     collected: list[str] | None = None
@@ -89,7 +120,7 @@ class AgentRecorder:
 
     def __init__(self) -> None:
         self._tracer: Tracer | None = None
-        self._settings: tuple[tuple[str | None, ...], Settings] | None = None
+        self._settings: tuple[tuple[object, ...], Settings] | None = None
 
     def settings(self) -> Settings:
         """The content policy and custom attributes in effect now.
@@ -97,11 +128,12 @@ class AgentRecorder:
         Decorators have no ``instrument()`` to read the environment at, so it is read per call:
         four lookups, parsed again only when a value changed.
         """
-        raw = tuple(os.environ.get(key) for key in _ENV_KEYS)
+        raw = _raw_environment()
         cached = self._settings
         if cached is not None and cached[0] == raw:
             return cached[1]
-        settings = load_settings({key: value for key, value in zip(_ENV_KEYS, raw, strict=True) if value is not None})
+        environ = os.environ
+        settings = load_settings({key: value for key in _ENV_KEYS if (value := environ.get(key)) is not None})
         self._settings = (raw, settings)
         return settings
 
@@ -122,9 +154,13 @@ class AgentRecorder:
         settings = self.settings()
         static = settings.static_attributes
         scoped = current_scoped_attributes()
-        attrs: dict[str, AttributeValue] = {**static, **scoped} if static or scoped else {}
-        attrs.update(op.attributes)
-        name = op.name
+        attrs: dict[str, AttributeValue]
+        if static or scoped:
+            attrs = {**static, **scoped}
+            attrs.update(op.attributes)
+        else:
+            attrs = dict(op.attributes)
+        span_name = op.span_name
         if op.from_instance and op.has_self and args:
             instance = args[0]
             for key, attribute in op.from_instance:
@@ -132,25 +168,28 @@ class AgentRecorder:
                 if isinstance(value, str) and value:
                     attrs[key] = value
             name = str(attrs[op.name_key])
+            span_name = f"{op.operation} {name}"
         scope = None
         parent = otel_context.get_current()
-        is_tool = op.operation == names.OPERATION_EXECUTE_TOOL
+        is_tool = op.is_tool
         if is_tool:
-            from_block, scope = scoped_call_id(otel_context.get_value(TOOL_KEY, parent))
-            call_id = call_id if call_id is not None else from_block
+            from_block, scope = scoped_call_id(parent.get(TOOL_KEY))
+            if call_id is None:
+                call_id = from_block
             if call_id is not None:
                 attrs[names.GEN_AI_TOOL_CALL_ID] = call_id
         scrubber = None
         if settings.capture.on_span:
             scrubber = ContentScrubber(settings)
             attrs[op.arguments_key] = scrubber.text(to_content_json(op.bound_arguments(args, kwargs)))
-        span = self.tracer().start_span(f"{op.operation} {name}", context=parent, kind=SpanKind.INTERNAL,
-                                        attributes=attrs)
+        tracer = self._tracer
+        if tracer is None:
+            tracer = self.tracer()
+        span = tracer.start_span(span_name, context=parent, kind=SpanKind.INTERNAL, attributes=attrs)
         context = trace.set_span_in_context(span, parent)
-        call = AgentCall(op, span, context, settings, scope, scrubber)
         if is_tool:
-            call.context = otel_context.set_value(TOOL_KEY, call, context)
-        return call
+            context = otel_context.set_value(TOOL_KEY, ToolFrame(span, scope), context)
+        return AgentCall(op, span, context, settings, scrubber)
 
     def item(self, call: AgentCall, value: Any) -> None:
         """Count one value a generator yielded and, under content capture, keep it within budget."""
@@ -172,10 +211,12 @@ class AgentRecorder:
         if call.ended:
             return
         call.ended = True
+        scrubber = call.scrubber
+        if scrubber is None:
+            call.span.end()  # nothing to add: content capture was off for this call
+            return
         try:
-            attrs: dict[str, AttributeValue] = {}
-            if call.scrubber is not None:
-                attrs[call.op.result_key] = call.scrubber.text(to_content_json(result))
+            attrs: dict[str, AttributeValue] = {call.op.result_key: scrubber.text(to_content_json(result))}
             self._content_flags(call, attrs)
             call.span.set_attributes(attrs)
         finally:

@@ -17,7 +17,21 @@ from driftline.instrumentation._core.safety import report_fault
 from driftline.semconv import names
 
 TOOL_KEY = otel_context.create_key("driftline-agents-tool")
-"""Context key holding the running tool's call record (see ``_recorder.AgentCall``)."""
+"""Context key holding the running tool's :class:`ToolFrame`."""
+
+
+class ToolFrame:
+    """What the context of a running tool carries: its span and the ``tool_call`` block it took.
+
+    Not the recorder's call record: that one holds the context, and a context holding it back
+    would make every tool call a reference cycle, freed only by the garbage collector.
+    """
+
+    __slots__ = ("scope", "span")
+
+    def __init__(self, span: Any, scope: object | None) -> None:
+        self.span = span
+        self.scope = scope
 
 
 class _Scope:
