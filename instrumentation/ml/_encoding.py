@@ -56,8 +56,17 @@ def feature_attributes(table: Table, settings: MLSettings, scrubber: ContentScru
     """The feature attributes of one call; ``room`` is how many attributes the span can still take."""
     table = exclude(table, settings.exclude_features)
     attrs: dict[str, AttributeValue] = {}
-    categorical = _strings(table.categorical, scrubber)
     count = len(table.names)
+    if count <= settings.feature_attributes_max and count <= room and not table.categorical_names:
+        # All numeric (the common case): numeric_names are the names, in column order.
+        attrs[names.ML_FEATURES_ENCODING] = names.ML_FEATURES_ENCODING_ATTRIBUTES
+        # Lists, not tuples: the SDK copies every array value into a tuple anyway, and checks a
+        # list against collections.abc.Sequence faster than a tuple (per array and element).
+        prefix = FEATURE_PREFIX
+        for name, column in zip(table.numeric_names, table.numeric_columns(), strict=True):
+            attrs[prefix + name] = column
+        return attrs
+    categorical = _strings(table.categorical, scrubber)
     if count <= settings.feature_attributes_max and count <= room:
         attrs[names.ML_FEATURES_ENCODING] = names.ML_FEATURES_ENCODING_ATTRIBUTES
         n_num, n_cat = len(table.numeric_names), len(table.categorical_names)
@@ -83,5 +92,5 @@ def feature_attributes(table: Table, settings: MLSettings, scrubber: ContentScru
 def output_values(output: Output, scrubber: ContentScrubber) -> AttributeValue:
     """An output's values as one homogeneous attribute array (double[] or string[] with nulls)."""
     if output.numeric:
-        return tuple(output.values)
+        return output.values
     return tuple(_strings(output.values, scrubber))

@@ -9,6 +9,7 @@ propagates untouched, driftline's own faults are reported and swallowed.
 
 from __future__ import annotations
 
+import functools
 import threading
 import timeit
 import uuid
@@ -39,7 +40,7 @@ from driftline.semconv import names
 from ._encoding import feature_attributes, output_values
 from ._model_info import ModelInfo
 from ._settings import MLSettings, load_ml_settings
-from ._tabular import MAX_CELLS, MAX_FEATURES, Output, dims, read_features, read_output, sample_indices
+from ._tabular import MAX_CELLS, MAX_FEATURES, Output, dims, is_frame, read_features, read_output, sample_indices
 
 _now = timeit.default_timer
 
@@ -65,6 +66,9 @@ _RESERVED = 16
 """Attributes kept free for what stop() adds (predictions, scores, error.type, ...)."""
 
 _LINKS_KEPT = 4096
+
+_CACHED_MODELS = 1024
+"""Model identities whose span and metric attributes are kept (the caches start over beyond that)."""
 """Recent prediction ids whose span contexts are remembered, so in-process feedback links to them."""
 
 
@@ -141,6 +145,10 @@ class MLRecorder:
         self._fault_prefix = fault_prefix
         self._recent: OrderedDict[str, SpanContext] = OrderedDict()
         self._recent_lock = threading.Lock()
+        self._model_attrs: dict[tuple[str, int], tuple[ModelInfo, dict[str, AttributeValue], str]] = {}
+        """Per operation and model identity (by id, the info held): its span attributes and span name."""
+        self._metric_attrs: dict[tuple[str, int], tuple[ModelInfo, dict[str, AttributeValue]]] = {}
+        """Per method and model identity: the duration histogram's attributes (never mutated)."""
 
     @classmethod
     def create(cls, scope: str, tracer_provider: TracerProvider | None = None,
@@ -160,14 +168,13 @@ class MLRecorder:
     # -- predictions ----------------------------------------------------------------------------
     # Hot path: start/stop run on every model call.
 
-    def _base_attributes(self, operation: str, model: ModelInfo) -> dict[str, AttributeValue]:
-        static = self.settings.content.static_attributes
-        scoped = current_scoped_attributes()
-        # Custom attributes first: they cannot overwrite what driftline records about the call.
-        attrs: dict[str, AttributeValue] = {**static, **scoped} if scoped else dict(static)
-        attrs[names.ML_OPERATION_NAME] = operation
+    def _model_attributes(self, operation: str, model: ModelInfo) -> tuple[dict[str, AttributeValue], str]:
+        """The span attributes identifying ``model`` for ``operation``, and the span name (cached)."""
+        entry = self._model_attrs.get((operation, id(model)))
+        if entry is not None and entry[0] is model:
+            return entry[1], entry[2]
         name = model.name or _UNNAMED
-        attrs[names.ML_MODEL_NAME] = name
+        attrs: dict[str, AttributeValue] = {names.ML_OPERATION_NAME: operation, names.ML_MODEL_NAME: name}
         if model.version:
             attrs[names.ML_MODEL_VERSION] = model.version
         if model.framework:
@@ -176,7 +183,20 @@ class MLRecorder:
             attrs[names.ML_MODEL_TASK] = model.task
         if model.training_data:
             attrs[names.ML_MODEL_TRAINING_DATA] = model.training_data
-        return attrs
+        span_name = f"{operation} {name}"
+        if len(self._model_attrs) >= _CACHED_MODELS:
+            self._model_attrs.clear()
+        self._model_attrs[(operation, id(model))] = (model, attrs, span_name)
+        return attrs, span_name
+
+    def _base_attributes(self, operation: str, model: ModelInfo) -> tuple[dict[str, AttributeValue], str]:
+        static = self.settings.content.static_attributes
+        scoped = current_scoped_attributes()
+        # Custom attributes first: they cannot overwrite what driftline records about the call.
+        attrs: dict[str, AttributeValue] = {**static, **scoped} if scoped else dict(static)
+        model_attrs, span_name = self._model_attributes(operation, model)
+        attrs.update(model_attrs)
+        return attrs, span_name
 
     def start(self, model: ModelInfo, method: str, inputs: Any,
               feature_names: Callable[[], Sequence[str] | None] | None = None) -> Prediction:
@@ -185,7 +205,7 @@ class MLRecorder:
             first_use.run_hooks()
         pid = _GIVEN_ID.get() or uuid.uuid4().hex
         pred = Prediction(model, method, pid)
-        attrs = self._base_attributes(names.ML_OPERATION_PREDICT, model)
+        attrs, span_name = self._base_attributes(names.ML_OPERATION_PREDICT, model)
         attrs[names.ML_MODEL_METHOD] = method
         attrs[names.ML_PREDICTION_ID] = pid
         rows, width = dims(inputs)
@@ -199,9 +219,8 @@ class MLRecorder:
             pred.indices = sample_indices(rows, max_rows)
             attrs[names.ML_BATCH_RECORDED_ROWS] = rows if pred.indices is None else len(pred.indices)
             if pred.indices is not None:
-                attrs[names.ML_BATCH_ROW_INDICES] = tuple(pred.indices)
-        span = self._tracer.start_span(f"{names.ML_OPERATION_PREDICT} {model.name or _UNNAMED}",
-                                       kind=SpanKind.INTERNAL, attributes=attrs)
+                attrs[names.ML_BATCH_ROW_INDICES] = pred.indices  # the SDK stores a tuple
+        span = self._tracer.start_span(span_name, kind=SpanKind.INTERNAL, attributes=attrs)
         pred.span = span
         pred.context = trace.set_span_in_context(span)
         pred.start_perf = _now()
@@ -221,7 +240,9 @@ class MLRecorder:
                   feature_names: Callable[[], Sequence[str] | None] | None) -> dict[str, AttributeValue]:
         if not self.settings.capture_features or rows_unknown(pred) or (width or 0) > MAX_FEATURES:
             return {names.ML_FEATURES_ENCODING: names.ML_FEATURES_ENCODING_NONE}
-        table = read_features(inputs, pred.indices, feature_names() if feature_names else None)
+        # A DataFrame names its own columns: the model's feature names are needed for other inputs only.
+        given = feature_names() if feature_names is not None and not is_frame(inputs) else None
+        table = read_features(inputs, pred.indices, given)
         if table is None:
             return {names.ML_FEATURES_ENCODING: names.ML_FEATURES_ENCODING_NONE}
         scrubber = ContentScrubber(self.settings.content)
@@ -250,9 +271,9 @@ class MLRecorder:
         if scores is not None:
             out = read_output(scores, pred.indices, pred.batch)
             if out is not None and out.numeric:
-                attrs[names.ML_PREDICTION_SCORES] = tuple(out.values)
+                attrs[names.ML_PREDICTION_SCORES] = out.values
                 if score_labels is not None and len(score_labels) == out.width:
-                    attrs[names.ML_PREDICTION_SCORE_LABELS] = tuple(str(v) for v in score_labels)
+                    attrs[names.ML_PREDICTION_SCORE_LABELS] = [str(v) for v in score_labels]
                 if score_type:
                     attrs[names.ML_PREDICTION_SCORE_TYPE] = score_type
         if scrubber.redacted:
@@ -284,14 +305,21 @@ class MLRecorder:
         self._record_duration(pred, etype)
 
     def _record_duration(self, pred: Prediction, etype: str | None) -> None:
-        attrs: dict[str, AttributeValue] = {names.ML_MODEL_NAME: pred.model.name or _UNNAMED,
-                                            names.ML_MODEL_METHOD: pred.method}
-        if pred.model.version:
-            attrs[names.ML_MODEL_VERSION] = pred.model.version
-        if pred.model.framework:
-            attrs[names.ML_MODEL_FRAMEWORK] = pred.model.framework
+        model = pred.model
+        entry = self._metric_attrs.get((pred.method, id(model)))
+        if entry is not None and entry[0] is model:
+            attrs = entry[1]
+        else:
+            attrs = {names.ML_MODEL_NAME: model.name or _UNNAMED, names.ML_MODEL_METHOD: pred.method}
+            if model.version:
+                attrs[names.ML_MODEL_VERSION] = model.version
+            if model.framework:
+                attrs[names.ML_MODEL_FRAMEWORK] = model.framework
+            if len(self._metric_attrs) >= _CACHED_MODELS:
+                self._metric_attrs.clear()
+            self._metric_attrs[(pred.method, id(model))] = (model, attrs)
         if etype:
-            attrs[names.ERROR_TYPE] = etype
+            attrs = {**attrs, names.ERROR_TYPE: etype}
         self._metrics.duration.record(_now() - pred.start_perf, attrs, context=pred.context)
 
     # -- feedback -------------------------------------------------------------------------------
@@ -300,15 +328,14 @@ class MLRecorder:
         """Emit the ``feedback {ml.model.name}`` span for ``labels`` of batch ``rows`` of a prediction."""
         if first_use.hooks:
             first_use.run_hooks()
-        attrs = self._base_attributes(names.ML_OPERATION_FEEDBACK, model)
+        attrs, span_name = self._base_attributes(names.ML_OPERATION_FEEDBACK, model)
         attrs[names.ML_PREDICTION_ID] = prediction_id
         attrs[names.ML_FEEDBACK_ROWS] = tuple(rows)
         attrs[names.ML_FEEDBACK_LABELS] = output_values(labels, ContentScrubber(self.settings.content))
         with self._recent_lock:
             linked = self._recent.get(prediction_id)
         links = [Link(linked)] if linked is not None else None
-        span = self._tracer.start_span(f"{names.ML_OPERATION_FEEDBACK} {model.name or _UNNAMED}",
-                                       kind=SpanKind.INTERNAL, attributes=attrs, links=links)
+        span = self._tracer.start_span(span_name, kind=SpanKind.INTERNAL, attributes=attrs, links=links)
         span.end()
 
 
@@ -349,6 +376,49 @@ def record_call(rec: MLRecorder | None, model: Callable[[], ModelInfo], method: 
         _IN_PREDICTION.reset(guard)
     try:
         interpret(rec, pred, result)
+    except Exception:
+        report_fault(f"{step}outputs")
+    try:
+        rec.stop(pred)
+    except Exception:
+        report_fault(f"{step}stop")
+    return result
+
+
+def record_bound_call(rec: MLRecorder, target: Any, model: Callable[[Any], ModelInfo], method: str, inputs: Any,
+                      fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                      interpret: Callable[[MLRecorder, Prediction, Any, Any, Any], None],
+                      feature_names: Callable[[Any], Sequence[str] | None] | None = None, extra: Any = None) -> Any:
+    """:func:`record_call` for a method: ``fn(target, *args, **kwargs)`` is the user's call.
+
+    The helpers take ``target`` instead of closing over it (no closures built per call):
+    ``model(target)``, ``interpret(rec, prediction, result, target, extra)``, ``feature_names(target)``.
+    Same recording, suppression and fault isolation as :func:`record_call`.
+    """
+    if _IN_PREDICTION.get() or not is_instrumentation_enabled():
+        return fn(target, *args, **kwargs)
+    step = rec._fault_prefix
+    try:
+        pred = rec.start(model(target), method, inputs,
+                         None if feature_names is None else functools.partial(feature_names, target))
+    except Exception:
+        report_fault(f"{step}start")
+        return fn(target, *args, **kwargs)
+    guard = _IN_PREDICTION.set(True)
+    token = otel_context.attach(pred.context)  # type: ignore[arg-type]
+    try:
+        result = fn(target, *args, **kwargs)
+    except BaseException as exc:
+        try:
+            rec.fail(pred, exc)
+        except Exception:
+            report_fault(f"{step}fail")
+        raise
+    finally:
+        otel_context.detach(token)
+        _IN_PREDICTION.reset(guard)
+    try:
+        interpret(rec, pred, result, target, extra)
     except Exception:
         report_fault(f"{step}outputs")
     try:

@@ -36,8 +36,31 @@ def _numpy() -> Any:
     return sys.modules.get("numpy")
 
 
+def _ndarray_type() -> Any:
+    np = sys.modules.get("numpy")
+    return getattr(np, "ndarray", None) if np is not None else None
+
+
+def _is_pandas_frame(x: Any) -> bool:
+    """Whether ``x`` is a pandas DataFrame (checked by type: pandas is never imported here)."""
+    pd = sys.modules.get("pandas")
+    frame_type = getattr(pd, "DataFrame", None) if pd is not None else None
+    return frame_type is not None and isinstance(x, frame_type)
+
+
 def _is_frame(x: Any) -> bool:
+    # Hot path: a type check first. ``hasattr(frame, "dtypes")`` would build a pandas Series;
+    # the duck-typed test remains for other frame libraries.
+    if _is_pandas_frame(x):
+        return True
+    if type(x) is _ndarray_type():
+        return False
     return hasattr(x, "iloc") and hasattr(x, "columns") and hasattr(x, "dtypes")
+
+
+def is_frame(x: Any) -> bool:
+    """Whether ``x`` is read as a data frame (pandas, or anything frame-like)."""
+    return _is_frame(x)
 
 
 def _is_tensor(x: Any) -> bool:
@@ -59,6 +82,10 @@ def _is_scalar(x: Any) -> bool:
 
 def dims(x: Any) -> tuple[int | None, int | None]:
     """(rows, features) of a model input, None where unknown. A 1-D input is one row of features."""
+    if type(x) is _ndarray_type():  # hot path: numpy input
+        shape = x.shape
+        if len(shape) == 2:
+            return int(shape[0]), int(shape[1])
     if _is_frame(x) or _is_sparse(x) or _is_tensor(x) or _is_array(x):
         shape = tuple(x.shape)
         if len(shape) == 0:
@@ -91,19 +118,43 @@ def dims(x: Any) -> tuple[int | None, int | None]:
     return None, None
 
 
-@dataclass(slots=True)
 class Table:
-    """Feature values of the recorded rows, split by kind, row-major."""
+    """Feature values of the recorded rows, split by kind.
 
-    rows: int
-    names: list[str]
-    """All feature names, in column order."""
-    numeric_names: list[str]
-    numeric: list[float]
-    """``rows x len(numeric_names)`` values, row-major; NaN = missing."""
-    categorical_names: list[str]
-    categorical: list[Any]
-    """``rows x len(categorical_names)`` values, row-major; None = missing; not yet stringified."""
+    ``numeric`` is row-major; when the values were read from a numpy matrix or pandas frame they are
+    kept as a float64 matrix and turned into lists only in the order the encoding asks for
+    (:meth:`numeric_columns` for per-feature attributes, ``numeric`` for the packed encoding).
+    """
+
+    __slots__ = ("_matrix", "_numeric", "categorical", "categorical_names", "names", "numeric_names", "rows")
+
+    def __init__(self, rows: int, names: list[str], numeric_names: list[str], numeric: list[float] | None,
+                 categorical_names: list[str], categorical: list[Any], matrix: Any = None) -> None:
+        self.rows = rows
+        self.names = names
+        """All feature names, in column order."""
+        self.numeric_names = numeric_names
+        self._numeric = numeric
+        self._matrix = matrix
+        self.categorical_names = categorical_names
+        self.categorical = categorical
+        """``rows x len(categorical_names)`` values, row-major; None = missing; not yet stringified."""
+
+    @property
+    def numeric(self) -> list[float]:
+        """``rows x len(numeric_names)`` values, row-major; NaN = missing."""
+        if self._numeric is None:
+            self._numeric = self._matrix.ravel().tolist() if self._matrix is not None else []
+        return self._numeric
+
+    def numeric_columns(self) -> list[list[float]]:
+        """The numeric values column by column (one list per name of ``numeric_names``)."""
+        if self._numeric is None and self._matrix is not None:
+            columns: list[list[float]] = self._matrix.T.tolist()
+            return columns
+        width = len(self.numeric_names)
+        values = self.numeric
+        return [values[j::width] for j in range(width)]
 
 
 def default_names(count: int) -> list[str]:
@@ -118,8 +169,13 @@ def _pick_rows(x: Any, indices: list[int] | None) -> Any:
 def read_features(x: Any, indices: list[int] | None, names: Sequence[str] | None) -> Table | None:
     """The recorded rows of input ``x`` as a :class:`Table`; None when the input cannot be read."""
     # Hot path for sklearn: DataFrame and ndarray inputs.
+    if type(x) is _ndarray_type():  # hot path: a numpy matrix
+        if x.ndim == 2:
+            return _from_matrix(_pick_rows(x, indices), names, _numpy())
+    elif _is_pandas_frame(x):
+        return _from_frame(x, indices)
     if _is_frame(x):
-        return _from_frame(x.iloc[indices] if indices is not None else x)
+        return _from_frame(x, indices)
     if _is_sparse(x):
         x = _pick_rows(x.tocsr(), indices).toarray()
         indices = None
@@ -167,29 +223,60 @@ def _names_for(names: Sequence[str] | None, width: int) -> list[str]:
     return default_names(width)
 
 
-def _from_frame(frame: Any) -> Table:
+def _frame_dtypes(frame: Any) -> tuple[list[Any], bool]:
+    """The frame's column dtypes, and whether its values are one block (``to_numpy()`` is then a view).
+
+    ``frame.dtypes`` builds a pandas Series on every access; the block manager's ``get_dtypes()``
+    (what ``dtypes`` is built from) is read instead when present, ``dtypes`` otherwise.
+    """
+    mgr: Any = getattr(frame, "_mgr", None)
+    try:
+        dtypes = list(mgr.get_dtypes())
+        single = mgr.is_single_block is True
+        if len(dtypes) == len(frame.columns):
+            return dtypes, single
+    except Exception:
+        pass
+    return list(frame.dtypes), False
+
+
+def _from_frame(frame: Any, indices: list[int] | None) -> Table:
+    """The recorded rows (``indices``, None = all) of a DataFrame; only those rows are converted."""
     np = _numpy()
-    names = [str(c) for c in frame.columns]
-    kinds = [getattr(dtype, "kind", "O") for dtype in frame.dtypes]
+    names = [str(c) for c in frame.columns.tolist()]
+    dtypes, single = _frame_dtypes(frame)
+    kinds = [getattr(dtype, "kind", "O") for dtype in dtypes]
+    if all(kind in "biuf" for kind in kinds):
+        # All numeric: one vectorised conversion of the recorded rows.
+        if single and np is not None and dtypes and isinstance(dtypes[0], np.dtype):
+            # One plain numpy block: to_numpy() is a view and holds no NA sentinel; pick the rows from it.
+            matrix = _pick_rows(frame.to_numpy(), indices).astype(np.float64, copy=False)
+        else:
+            sub = frame.iloc[indices] if indices is not None else frame
+            matrix = sub.to_numpy(dtype="float64", na_value=np.nan)
+        return Table(int(matrix.shape[0]), names, names, None, [], [], matrix)
+    if indices is not None:
+        frame = frame.iloc[indices]
     num_idx = [j for j, kind in enumerate(kinds) if kind in "biuf"]
     cat_idx = [j for j, kind in enumerate(kinds) if kind not in "biuf"]
-    numeric: list[float] = []
+    numeric_matrix = None
     if num_idx:
-        numeric = frame.iloc[:, num_idx].to_numpy(dtype="float64", na_value=np.nan).ravel().tolist()
+        numeric_matrix = frame.iloc[:, num_idx].to_numpy(dtype="float64", na_value=np.nan)
     categorical: list[Any] = []
     if cat_idx:
-        block = frame.iloc[:, cat_idx]
+        block = frame.iloc[:, cat_idx] if num_idx else frame
         values = block.to_numpy(dtype=object, copy=True)  # a copy: pandas may hand out read-only views
         values[block.isna().to_numpy()] = None
         categorical = values.ravel().tolist()
-    return Table(len(frame), names, [names[j] for j in num_idx], numeric, [names[j] for j in cat_idx], categorical)
+    return Table(len(frame), names, [names[j] for j in num_idx], None, [names[j] for j in cat_idx], categorical,
+                 numeric_matrix)
 
 
 def _from_matrix(matrix: Any, names: Sequence[str] | None, np: Any) -> Table:
     rows, width = int(matrix.shape[0]), int(matrix.shape[1])
     all_names = _names_for(names, width)
     if matrix.dtype.kind in "biuf":
-        return Table(rows, all_names, all_names, matrix.astype(np.float64).ravel().tolist(), [], [])
+        return Table(rows, all_names, all_names, None, [], [], matrix.astype(np.float64, copy=False))
     if matrix.dtype.kind in "USM":
         return Table(rows, all_names, [], [], all_names, matrix.astype(object).ravel().tolist())
     # object arrays: the column kind is decided per column, on the sampled rows only.
@@ -239,6 +326,8 @@ class Output:
 
 def read_output(y: Any, indices: list[int] | None, batch: int | None) -> Output | None:
     """The recorded rows of output ``y``; None when unreadable or not one row per input row."""
+    if type(y) is _ndarray_type():  # hot path: scikit-learn's outputs
+        return _output_from_array(y, indices, batch, _numpy())
     if _is_frame(y) or (hasattr(y, "iloc") and hasattr(y, "to_numpy")):
         y = y.to_numpy()
     elif _is_tensor(y):
@@ -251,18 +340,7 @@ def read_output(y: Any, indices: list[int] | None, batch: int | None) -> Output 
     if np is not None and isinstance(y, (list, tuple)) and y:
         y = np.asarray(y)
     if np is not None and isinstance(y, np.ndarray):
-        if y.ndim == 0:
-            y = y.reshape(1)
-        if y.ndim > 2:
-            return None
-        rows = int(y.shape[0])
-        if batch is not None and rows != batch:
-            return None
-        sub = y if indices is None else y[indices]
-        width = 1 if sub.ndim == 1 else int(sub.shape[1])
-        if sub.dtype.kind in "biuf":
-            return Output(int(sub.shape[0]), width, sub.astype(np.float64).ravel().tolist(), True)
-        return _output_from_list(sub.astype(object).ravel().tolist(), int(sub.shape[0]), width)
+        return _output_from_array(y, indices, batch, np)
     if isinstance(y, (list, tuple)):
         if batch is not None and len(y) != batch:
             return None
@@ -272,6 +350,21 @@ def read_output(y: Any, indices: list[int] | None, batch: int | None) -> Output 
             return _output_from_list([v for row in sub_list for v in row], len(sub_list), width)
         return _output_from_list(sub_list, len(sub_list), 1)
     return None
+
+
+def _output_from_array(y: Any, indices: list[int] | None, batch: int | None, np: Any) -> Output | None:
+    if y.ndim == 0:
+        y = y.reshape(1)
+    if y.ndim > 2:
+        return None
+    rows = int(y.shape[0])
+    if batch is not None and rows != batch:
+        return None
+    sub = y if indices is None else y[indices]
+    width = 1 if sub.ndim == 1 else int(sub.shape[1])
+    if sub.dtype.kind in "biuf":
+        return Output(int(sub.shape[0]), width, sub.astype(np.float64, copy=False).ravel().tolist(), True)
+    return _output_from_list(sub.astype(object).ravel().tolist(), int(sub.shape[0]), width)
 
 
 def _output_from_list(values: list[Any], rows: int, width: int) -> Output:

@@ -15,11 +15,12 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from driftline.instrumentation.ml._model_info import ModelInfo, get_model_info
-from driftline.instrumentation.ml._recorder import MLRecorder, Prediction, record_call
+from driftline.instrumentation.ml._recorder import MLRecorder, Prediction, record_bound_call
 from driftline.semconv import names
 
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function")
@@ -85,6 +86,8 @@ def unpatch_all() -> None:
 
 
 def _wrap(fn: Callable[..., Any], method: str) -> Callable[..., Any]:
+    score_type = _SCORE_TYPES.get(method)
+
     @functools.wraps(fn)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         # Hot path: every prediction call of every estimator passes here.
@@ -95,20 +98,65 @@ def _wrap(fn: Callable[..., Any], method: str) -> Callable[..., Any]:
         if caller.partition(".")[0] in _LIBRARIES:
             return fn(self, *args, **kwargs)
         inputs = args[0] if args else kwargs.get("X")
-        return record_call(rec, lambda: identity(self), method, inputs, lambda: fn(self, *args, **kwargs),
-                           _interpreter(self, method), lambda: _feature_names(self))
+        return record_bound_call(rec, self, identity, method, inputs, fn, args, kwargs,
+                                 _interpret_predictions if score_type is None else _interpret_scores,
+                                 _feature_names, score_type)
 
     setattr(wrapper, _ORIGINAL, fn)
     return wrapper
 
 
+_identities: dict[int, tuple[weakref.ref[Any], ModelInfo | None, tuple[Any, ...], tuple[int, ...], ModelInfo]] = {}
+"""Per estimator (by id, while it lives): the identity last computed, the model info and attribute
+values it was computed from (held, so their ids cannot be reused while cached) and their ids."""
+
+
+def _state(estimator: Any) -> tuple[Any, ...]:
+    """What the estimator's task can depend on: its attribute values (and a Pipeline's steps)."""
+    attrs = estimator.__dict__
+    steps = attrs.get("steps")
+    if type(steps) is list:
+        return (*attrs.values(), *steps)
+    return tuple(attrs.values())
+
+
 def identity(estimator: Any) -> ModelInfo:
-    """The estimator's model identity: class name, framework and task, overridden by set_model_info."""
+    """The estimator's model identity: class name, framework and task, overridden by set_model_info.
+
+    Cached per estimator; recomputed when its model info (:func:`set_model_info`) or any of its
+    attributes (a Pipeline's steps included) is replaced.
+    """
+    info = get_model_info(estimator)
+    key = id(estimator)
+    try:
+        state = _state(estimator)
+    except Exception:
+        return _identity(estimator, info)
+    ids = tuple(map(id, state))
+    entry = _identities.get(key)
+    if entry is not None and entry[0]() is estimator and entry[1] is info and entry[3] == ids:
+        return entry[4]
+    result = _identity(estimator, info)
+    try:
+        ref = weakref.ref(estimator, functools.partial(_forget, key))
+    except TypeError:
+        return result
+    _identities[key] = (ref, info, state, ids, result)
+    return result
+
+
+def _forget(key: int, ref: weakref.ref[Any]) -> None:
+    entry = _identities.get(key)
+    if entry is not None and entry[0] is ref:
+        _identities.pop(key, None)
+
+
+def _identity(estimator: Any, info: ModelInfo | None) -> ModelInfo:
     cls = type(estimator)
     top = cls.__module__.partition(".")[0]
     base = ModelInfo(name=cls.__name__, framework=top if top in _FRAMEWORKS else names.ML_FRAMEWORK_SKLEARN,
                      task=_task(estimator))
-    return base.merged(get_model_info(estimator))
+    return base.merged(info)
 
 
 def _task(estimator: Any) -> str | None:
@@ -128,18 +176,19 @@ def _feature_names(estimator: Any) -> list[str] | None:
     return [str(n) for n in names_in] if names_in is not None else None
 
 
-def _interpreter(estimator: Any, method: str) -> Callable[[MLRecorder, Prediction, Any], None]:
-    def interpret(rec: MLRecorder, pred: Prediction, result: Any) -> None:
-        if pred.span is None or not pred.span.is_recording():
-            return
-        if method == "predict":
-            rec.outputs(pred, predictions=result)
-            return
-        classes = getattr(estimator, "classes_", None)
-        predicted, labels = _derive_classes(result, classes)
-        rec.outputs(pred, predictions=predicted, scores=result, score_labels=labels, score_type=_SCORE_TYPES[method])
+def _interpret_predictions(rec: MLRecorder, pred: Prediction, result: Any, estimator: Any,
+                           score_type: str | None) -> None:
+    if pred.span is None or not pred.span.is_recording():
+        return
+    rec.outputs(pred, predictions=result)
 
-    return interpret
+
+def _interpret_scores(rec: MLRecorder, pred: Prediction, result: Any, estimator: Any, score_type: str | None) -> None:
+    if pred.span is None or not pred.span.is_recording():
+        return
+    classes = getattr(estimator, "classes_", None)
+    predicted, labels = _derive_classes(result, classes)
+    rec.outputs(pred, predictions=predicted, scores=result, score_labels=labels, score_type=score_type)
 
 
 def _derive_classes(scores: Any, classes: Any) -> tuple[Any, list[Any] | None]:
