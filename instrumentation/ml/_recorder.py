@@ -231,7 +231,8 @@ class MLRecorder:
                 if len(self._recent) > _LINKS_KEPT:
                     self._recent.popitem(last=False)
             try:
-                span.set_attributes(self._features(inputs, pred, width, len(attrs), feature_names))
+                # Set with the outputs at stop (or with error.type at fail): one SDK call, not two.
+                pred.attributes = self._features(inputs, pred, width, len(attrs), feature_names)
             except Exception:
                 report_fault(f"{self._fault_prefix}features")
         return pred
@@ -255,21 +256,29 @@ class MLRecorder:
         return attrs
 
     def outputs(self, pred: Prediction, predictions: Any = None, scores: Any = None,
-                score_labels: Sequence[Any] | None = None, score_type: str | None = None) -> None:
-        """Read predictions and scores of the recorded rows into the attributes :meth:`stop` sets."""
+                score_labels: Sequence[Any] | None = None, score_type: str | None = None,
+                sampled: bool = False) -> None:
+        """Read predictions and scores of the recorded rows into the attributes :meth:`stop` sets.
+
+        ``sampled``: the outputs given hold the recorded rows only (already picked by ``pred.indices``).
+        """
         if pred.span is None or not pred.span.is_recording():
             return
         scrubber = ContentScrubber(self.settings.content)
         attrs = pred.attributes
+        indices, batch = pred.indices, pred.batch
+        if sampled and indices is not None:
+            batch = len(indices)
+            indices = None
         out: Output | None
         if predictions is not None:
-            out = read_output(predictions, pred.indices, pred.batch)
+            out = read_output(predictions, indices, batch)
             if out is not None:
                 attrs[names.ML_PREDICTION_VALUES] = output_values(out, scrubber)
                 if out.width > 1:
                     attrs[names.ML_PREDICTION_DIMENSION] = out.width
         if scores is not None:
-            out = read_output(scores, pred.indices, pred.batch)
+            out = read_output(scores, indices, batch)
             if out is not None and out.numeric:
                 attrs[names.ML_PREDICTION_SCORES] = out.values
                 if score_labels is not None and len(score_labels) == out.width:
@@ -298,7 +307,9 @@ class MLRecorder:
         pred.ended = True
         etype = error_type(exc)
         try:
-            pred.span.set_attribute(names.ERROR_TYPE, etype)
+            attrs = pred.attributes
+            attrs[names.ERROR_TYPE] = etype
+            pred.span.set_attributes(attrs)
             pred.span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {str(exc)[:200]}"))
         finally:
             pred.span.end()

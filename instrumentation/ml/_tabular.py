@@ -157,9 +157,20 @@ class Table:
         return [values[j::width] for j in range(width)]
 
 
+_DEFAULT_NAMES: dict[int, list[str]] = {}
+_CACHED_NAMES = 4096
+"""Widths up to this have their default names built once (the lists are shared: never mutated)."""
+
+
 def default_names(count: int) -> list[str]:
-    """``x0 .. x{count-1}``, the names used when the input carries none."""
-    return [f"x{j}" for j in range(count)]
+    """``x0 .. x{count-1}``, the names used when the input carries none (shared list: do not mutate)."""
+    cached = _DEFAULT_NAMES.get(count)
+    if cached is not None:
+        return cached
+    result = [f"x{j}" for j in range(count)]
+    if count <= _CACHED_NAMES:
+        _DEFAULT_NAMES[count] = result
+    return result
 
 
 def _pick_rows(x: Any, indices: list[int] | None) -> Any:
@@ -240,10 +251,41 @@ def _frame_dtypes(frame: Any) -> tuple[list[Any], bool]:
     return list(frame.dtypes), False
 
 
+_COLUMN_NAMES: dict[int, tuple[Any, list[str]]] = {}
+"""Per column index (by id, the index held so its id cannot be reused): its names as strings."""
+_CACHED_COLUMNS = 1024
+
+
+def _frame_names(frame: Any) -> list[str]:
+    """The frame's column names as strings (shared list: do not mutate), cached per column index."""
+    columns = frame.columns
+    entry = _COLUMN_NAMES.get(id(columns))
+    if entry is not None and entry[0] is columns:
+        return entry[1]
+    names = [str(c) for c in columns.tolist()]
+    if len(_COLUMN_NAMES) >= _CACHED_COLUMNS:
+        _COLUMN_NAMES.clear()
+    _COLUMN_NAMES[id(columns)] = (columns, names)
+    return names
+
+
+def _single_numeric_block(frame: Any, np: Any) -> bool:
+    """Whether the frame's values are one plain numeric numpy block (``to_numpy()`` is then a view)."""
+    blocks = getattr(getattr(frame, "_mgr", None), "blocks", None)
+    if type(blocks) is not tuple or len(blocks) != 1:
+        return False
+    dtype = getattr(blocks[0], "dtype", None)
+    return isinstance(dtype, np.dtype) and dtype.kind in "biuf"
+
+
 def _from_frame(frame: Any, indices: list[int] | None) -> Table:
     """The recorded rows (``indices``, None = all) of a DataFrame; only those rows are converted."""
     np = _numpy()
-    names = [str(c) for c in frame.columns.tolist()]
+    names = _frame_names(frame)
+    if np is not None and _single_numeric_block(frame, np):
+        # Hot path: one plain numpy block holds every column; pick the recorded rows from the view.
+        matrix = _pick_rows(frame.to_numpy(), indices).astype(np.float64, copy=False)
+        return Table(int(matrix.shape[0]), names, names, None, [], [], matrix)
     dtypes, single = _frame_dtypes(frame)
     kinds = [getattr(dtype, "kind", "O") for dtype in dtypes]
     if all(kind in "biuf" for kind in kinds):

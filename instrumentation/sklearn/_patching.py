@@ -187,8 +187,21 @@ def _interpret_scores(rec: MLRecorder, pred: Prediction, result: Any, estimator:
     if pred.span is None or not pred.span.is_recording():
         return
     classes = getattr(estimator, "classes_", None)
-    predicted, labels = _derive_classes(result, classes)
-    rec.outputs(pred, predictions=predicted, scores=result, score_labels=labels, score_type=score_type)
+    scores, sampled = result, False
+    indices = pred.indices
+    if indices is not None and _is_batch_array(result, pred.batch):
+        # Only the recorded rows are read: pick them before the argmax and the class lookup.
+        scores, sampled = result[indices], True
+    predicted, labels = _derive_classes(scores, classes)
+    rec.outputs(pred, predictions=predicted, scores=scores, score_labels=labels, score_type=score_type,
+                sampled=sampled)
+
+
+def _is_batch_array(value: Any, batch: int | None) -> bool:
+    """Whether ``value`` is a numpy array of one row per input row (its rows can be picked by index)."""
+    np = sys.modules.get("numpy")
+    return (np is not None and type(value) is np.ndarray and 1 <= value.ndim <= 2
+            and value.shape[0] == batch)
 
 
 def _derive_classes(scores: Any, classes: Any) -> tuple[Any, list[Any] | None]:
