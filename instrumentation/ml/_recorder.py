@@ -377,10 +377,7 @@ def record_call(rec: MLRecorder | None, model: Callable[[], ModelInfo], method: 
     try:
         result = call()
     except BaseException as exc:
-        try:
-            rec.fail(pred, exc)
-        except Exception:
-            report_fault(f"{step}fail")
+        _fail_isolated(rec, pred, exc, step)
         raise
     finally:
         otel_context.detach(token)
@@ -389,10 +386,7 @@ def record_call(rec: MLRecorder | None, model: Callable[[], ModelInfo], method: 
         interpret(rec, pred, result)
     except Exception:
         report_fault(f"{step}outputs")
-    try:
-        rec.stop(pred)
-    except Exception:
-        report_fault(f"{step}stop")
+    _stop_isolated(rec, pred, step)
     return result
 
 
@@ -420,10 +414,7 @@ def record_bound_call(rec: MLRecorder, target: Any, model: Callable[[Any], Model
     try:
         result = fn(target, *args, **kwargs)
     except BaseException as exc:
-        try:
-            rec.fail(pred, exc)
-        except Exception:
-            report_fault(f"{step}fail")
+        _fail_isolated(rec, pred, exc, step)
         raise
     finally:
         otel_context.detach(token)
@@ -432,11 +423,24 @@ def record_bound_call(rec: MLRecorder, target: Any, model: Callable[[Any], Model
         interpret(rec, pred, result, target, extra)
     except Exception:
         report_fault(f"{step}outputs")
+    _stop_isolated(rec, pred, step)
+    return result
+
+
+def _fail_isolated(rec: MLRecorder, pred: Prediction, exc: BaseException, step: str) -> None:
+    """End ``pred`` as failed; a fault in driftline's own code is reported, never raised."""
+    try:
+        rec.fail(pred, exc)
+    except Exception:
+        report_fault(f"{step}fail")
+
+
+def _stop_isolated(rec: MLRecorder, pred: Prediction, step: str) -> None:
+    """End ``pred``; a fault in driftline's own code is reported, never raised."""
     try:
         rec.stop(pred)
     except Exception:
         report_fault(f"{step}stop")
-    return result
 
 
 _default_lock = threading.Lock()
@@ -486,10 +490,7 @@ async def record_async_call(rec: MLRecorder | None, model: Callable[[], ModelInf
     try:
         result = await call()
     except BaseException as exc:
-        try:
-            rec.fail(pred, exc)
-        except Exception:
-            report_fault(f"{step}fail")
+        _fail_isolated(rec, pred, exc, step)
         raise
     finally:
         otel_context.detach(token)
@@ -498,8 +499,5 @@ async def record_async_call(rec: MLRecorder | None, model: Callable[[], ModelInf
         interpret(rec, pred, result)
     except Exception:
         report_fault(f"{step}outputs")
-    try:
-        rec.stop(pred)
-    except Exception:
-        report_fault(f"{step}stop")
+    _stop_isolated(rec, pred, step)
     return result
