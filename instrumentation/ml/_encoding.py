@@ -27,6 +27,24 @@ FEATURE_PREFIX = names.ML_FEATURE_TEMPLATE.removesuffix("<name>")
 """``ml.feature.``: the per-feature attribute key is this prefix followed by the feature name."""
 
 
+_KEYS: dict[int, tuple[list[str], list[str]]] = {}
+"""Per shared names list (by id, held so its id cannot be reused): its ``ml.feature.<name>`` keys."""
+_CACHED_KEYS = 64
+"""Small: lists built per call (dict inputs) pass through without piling up tracked objects."""
+
+
+def _feature_keys(names_: list[str]) -> list[str]:
+    """``ml.feature.<name>`` for each name; built once per names list (the readers share their lists)."""
+    entry = _KEYS.get(id(names_))
+    if entry is not None and entry[0] is names_ and len(entry[1]) == len(names_):
+        return entry[1]
+    keys = [FEATURE_PREFIX + name for name in names_]
+    if len(_KEYS) >= _CACHED_KEYS:
+        _KEYS.clear()
+    _KEYS[id(names_)] = (names_, keys)
+    return keys
+
+
 def _strings(values: list[Any], scrubber: ContentScrubber) -> list[str | None]:
     # Bounded by recorded rows x categorical features; strings may be personal data, so each one
     # goes through the content policy (redaction, size budget).
@@ -51,9 +69,12 @@ def exclude(table: Table, excluded: frozenset[str]) -> Table:
                  categorical)
 
 
-def feature_attributes(table: Table, settings: MLSettings, scrubber: ContentScrubber,
+def feature_attributes(table: Table, settings: MLSettings, scrubber: ContentScrubber | None,
                        room: int) -> dict[str, AttributeValue]:
-    """The feature attributes of one call; ``room`` is how many attributes the span can still take."""
+    """The feature attributes of one call; ``room`` is how many attributes the span can still take.
+
+    ``scrubber`` may be None only for a table without categorical features (no text to police).
+    """
     table = exclude(table, settings.exclude_features)
     attrs: dict[str, AttributeValue] = {}
     count = len(table.names)
@@ -62,10 +83,10 @@ def feature_attributes(table: Table, settings: MLSettings, scrubber: ContentScru
         attrs[names.ML_FEATURES_ENCODING] = names.ML_FEATURES_ENCODING_ATTRIBUTES
         # Lists, not tuples: the SDK copies every array value into a tuple anyway, and checks a
         # list against collections.abc.Sequence faster than a tuple (per array and element).
-        prefix = FEATURE_PREFIX
-        for name, column in zip(table.numeric_names, table.numeric_columns(), strict=True):
-            attrs[prefix + name] = column
+        attrs.update(zip(_feature_keys(table.numeric_names), table.numeric_columns(), strict=True))
         return attrs
+    if scrubber is None:
+        scrubber = ContentScrubber(settings.content)
     categorical = _strings(table.categorical, scrubber)
     if count <= settings.feature_attributes_max and count <= room:
         attrs[names.ML_FEATURES_ENCODING] = names.ML_FEATURES_ENCODING_ATTRIBUTES
@@ -89,8 +110,13 @@ def feature_attributes(table: Table, settings: MLSettings, scrubber: ContentScru
     return attrs
 
 
-def output_values(output: Output, scrubber: ContentScrubber) -> AttributeValue:
-    """An output's values as one homogeneous attribute array (double[] or string[] with nulls)."""
+def output_values(output: Output, scrubber: ContentScrubber | None) -> AttributeValue:
+    """An output's values as one homogeneous attribute array (double[] or string[] with nulls).
+
+    ``scrubber`` may be None for numeric outputs only.
+    """
     if output.numeric:
         return output.values
+    if scrubber is None:
+        raise ValueError("text outputs need a content scrubber")
     return tuple(_strings(output.values, scrubber))

@@ -26,7 +26,17 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.metrics import Counter, Histogram, Meter, MeterProvider, get_meter
-from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode, Tracer, TracerProvider
+from opentelemetry.trace import (
+    Link,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    Tracer,
+    TracerProvider,
+)
 from opentelemetry.util.types import AttributeValue
 
 from driftline.instrumentation._core import first_use
@@ -143,7 +153,9 @@ class MLRecorder:
         self._metrics = metrics
         self.settings = settings
         self._fault_prefix = fault_prefix
-        self._recent: OrderedDict[str, SpanContext] = OrderedDict()
+        self._recent: OrderedDict[str, int | SpanContext] = OrderedDict()
+        """Recent prediction ids → their span contexts, packed into one int (ints are not GC-tracked:
+        4,096 tracked objects kept alive would trigger extra garbage collections on the hot path)."""
         self._recent_lock = threading.Lock()
         self._model_attrs: dict[tuple[str, int], tuple[ModelInfo, dict[str, AttributeValue], str]] = {}
         """Per operation and model identity (by id, the info held): its span attributes and span name."""
@@ -227,7 +239,7 @@ class MLRecorder:
         _LAST_ID.set(pid)
         if span.is_recording():
             with self._recent_lock:
-                self._recent[pid] = span.get_span_context()
+                self._recent[pid] = _pack(span.get_span_context())
                 if len(self._recent) > _LINKS_KEPT:
                     self._recent.popitem(last=False)
             try:
@@ -246,8 +258,11 @@ class MLRecorder:
         table = read_features(inputs, pred.indices, given)
         if table is None:
             return {names.ML_FEATURES_ENCODING: names.ML_FEATURES_ENCODING_NONE}
-        scrubber = ContentScrubber(self.settings.content)
         room = self.settings.span_attribute_limit - used - _RESERVED
+        if not table.categorical_names:
+            # All numeric: no text to police, so no scrubber to build (nor flags to set).
+            return feature_attributes(table, self.settings, None, room)
+        scrubber = ContentScrubber(self.settings.content)
         attrs = feature_attributes(table, self.settings, scrubber, room)
         if scrubber.truncated:
             attrs[names.DRIFTLINE_CONTENT_TRUNCATED] = True
@@ -264,7 +279,7 @@ class MLRecorder:
         """
         if pred.span is None or not pred.span.is_recording():
             return
-        scrubber = ContentScrubber(self.settings.content)
+        scrubber: ContentScrubber | None = None  # built only for text outputs
         attrs = pred.attributes
         indices, batch = pred.indices, pred.batch
         if sampled and indices is not None:
@@ -274,6 +289,8 @@ class MLRecorder:
         if predictions is not None:
             out = read_output(predictions, indices, batch)
             if out is not None:
+                if not out.numeric:
+                    scrubber = ContentScrubber(self.settings.content)
                 attrs[names.ML_PREDICTION_VALUES] = output_values(out, scrubber)
                 if out.width > 1:
                     attrs[names.ML_PREDICTION_DIMENSION] = out.width
@@ -282,10 +299,10 @@ class MLRecorder:
             if out is not None and out.numeric:
                 attrs[names.ML_PREDICTION_SCORES] = out.values
                 if score_labels is not None and len(score_labels) == out.width:
-                    attrs[names.ML_PREDICTION_SCORE_LABELS] = [str(v) for v in score_labels]
+                    attrs[names.ML_PREDICTION_SCORE_LABELS] = _label_strings(score_labels)
                 if score_type:
                     attrs[names.ML_PREDICTION_SCORE_TYPE] = score_type
-        if scrubber.redacted:
+        if scrubber is not None and scrubber.redacted:
             attrs[names.DRIFTLINE_CONTENT_REDACTED] = scrubber.redacted
 
     def stop(self, pred: Prediction) -> None:
@@ -344,10 +361,44 @@ class MLRecorder:
         attrs[names.ML_FEEDBACK_ROWS] = tuple(rows)
         attrs[names.ML_FEEDBACK_LABELS] = output_values(labels, ContentScrubber(self.settings.content))
         with self._recent_lock:
-            linked = self._recent.get(prediction_id)
+            packed = self._recent.get(prediction_id)
+        linked = _unpack(packed) if packed is not None else None
         links = [Link(linked)] if linked is not None else None
         span = self._tracer.start_span(span_name, kind=SpanKind.INTERNAL, attributes=attrs, links=links)
         span.end()
+
+
+_LABELS: dict[int, tuple[Sequence[Any], list[str]]] = {}
+"""Per score labels sequence (by id, held so its id cannot be reused): its labels as strings."""
+
+
+def _label_strings(labels: Sequence[Any]) -> list[str]:
+    """``[str(v) for v in labels]``, cached for tuples and the lists the sklearn wrappers share.
+
+    The SDK copies array attribute values into tuples, so the shared list is never handed out mutable.
+    """
+    entry = _LABELS.get(id(labels))
+    if entry is not None and entry[0] is labels and len(entry[1]) == len(labels):
+        return entry[1]
+    result = [str(v) for v in labels]
+    if len(_LABELS) >= 64:  # small: labels built per call pass through without piling up
+        _LABELS.clear()
+    _LABELS[id(labels)] = (labels, result)
+    return result
+
+
+def _pack(ctx: SpanContext) -> int | SpanContext:
+    """``ctx`` as one int (trace id, span id, flags), or itself when it carries more (trace state, remote)."""
+    if ctx.trace_state or ctx.is_remote:
+        return ctx
+    return (ctx.trace_id << 72) | (ctx.span_id << 8) | int(ctx.trace_flags)
+
+
+def _unpack(packed: int | SpanContext) -> SpanContext:
+    if isinstance(packed, SpanContext):
+        return packed
+    return SpanContext((packed >> 72) & ((1 << 128) - 1), (packed >> 8) & ((1 << 64) - 1), False,
+                       TraceFlags(packed & 0xFF))
 
 
 def rows_unknown(pred: Prediction) -> bool:

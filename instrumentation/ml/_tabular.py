@@ -36,9 +36,16 @@ def _numpy() -> Any:
     return sys.modules.get("numpy")
 
 
+_ndarray: Any = None
+"""numpy.ndarray once numpy has been imported (by the application: never imported here)."""
+
+
 def _ndarray_type() -> Any:
-    np = sys.modules.get("numpy")
-    return getattr(np, "ndarray", None) if np is not None else None
+    global _ndarray
+    if _ndarray is None:
+        np = sys.modules.get("numpy")
+        _ndarray = getattr(np, "ndarray", None) if np is not None else None
+    return _ndarray
 
 
 def _is_pandas_frame(x: Any) -> bool:
@@ -228,9 +235,22 @@ def read_features(x: Any, indices: list[int] | None, names: Sequence[str] | None
     return None
 
 
+_GIVEN_NAMES: dict[int, tuple[Sequence[str], list[str]]] = {}
+"""Per given names sequence (by id, held so its id cannot be reused): its names as strings."""
+
+
 def _names_for(names: Sequence[str] | None, width: int) -> list[str]:
+    """The given names as strings (shared list: do not mutate), else ``x0 ..``."""
     if names is not None and len(names) == width:
-        return [str(n) for n in names]
+        entry = _GIVEN_NAMES.get(id(names))
+        if entry is not None and entry[0] is names and type(names) is tuple:
+            return entry[1]
+        result = [str(n) for n in names]
+        if type(names) is tuple:  # immutable: safe to cache by identity
+            if len(_GIVEN_NAMES) >= _CACHED_COLUMNS:
+                _GIVEN_NAMES.clear()
+            _GIVEN_NAMES[id(names)] = (names, result)
+        return result
     return default_names(width)
 
 
@@ -404,8 +424,11 @@ def _output_from_array(y: Any, indices: list[int] | None, batch: int | None, np:
         return None
     sub = y if indices is None else y[indices]
     width = 1 if sub.ndim == 1 else int(sub.shape[1])
-    if sub.dtype.kind in "biuf":
-        return Output(int(sub.shape[0]), width, sub.astype(np.float64, copy=False).ravel().tolist(), True)
+    kind = sub.dtype.kind
+    if kind in "biuf":
+        if kind != "f" or sub.dtype.itemsize != 8:
+            sub = sub.astype(np.float64)
+        return Output(int(sub.shape[0]), width, sub.ravel().tolist(), True)
     return _output_from_list(sub.astype(object).ravel().tolist(), int(sub.shape[0]), width)
 
 

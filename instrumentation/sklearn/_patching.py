@@ -19,6 +19,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from driftline.instrumentation.ml import _recorder
 from driftline.instrumentation.ml._model_info import ModelInfo, get_model_info
 from driftline.instrumentation.ml._recorder import MLRecorder, Prediction, record_bound_call
 from driftline.semconv import names
@@ -38,6 +39,9 @@ _SCORE_TYPES = {
 }
 
 _ORIGINAL = "_driftline_original"
+
+_in_prediction = _recorder._IN_PREDICTION.get
+"""Whether a recorded prediction runs in this context (bound once: the wrappers' first check)."""
 
 
 class _Binding:
@@ -92,7 +96,9 @@ def _wrap(fn: Callable[..., Any], method: str) -> Callable[..., Any]:
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         # Hot path: every prediction call of every estimator passes here.
         rec = binding.recorder
-        if rec is None:
+        if rec is None or _in_prediction():
+            # Nested calls (predict_proba -> decision_function, a Pipeline's steps) end here,
+            # before any frame inspection.
             return fn(self, *args, **kwargs)
         caller = sys._getframe(1).f_globals.get("__name__", "")
         if caller.partition(".")[0] in _LIBRARIES:
@@ -171,9 +177,22 @@ def _task(estimator: Any) -> str | None:
         kind if isinstance(kind, str) else "")
 
 
-def _feature_names(estimator: Any) -> list[str] | None:
+_names_cache: dict[int, tuple[Any, tuple[str, ...]]] = {}
+"""Per ``feature_names_in_`` object (by id, held so the id is not reused): its names as strings."""
+
+
+def _feature_names(estimator: Any) -> tuple[str, ...] | None:
     names_in = getattr(estimator, "feature_names_in_", None)
-    return [str(n) for n in names_in] if names_in is not None else None
+    if names_in is None:
+        return None
+    entry = _names_cache.get(id(names_in))
+    if entry is not None and entry[0] is names_in:
+        return entry[1]
+    result = tuple(str(n) for n in names_in)
+    if len(_names_cache) >= 1024:
+        _names_cache.clear()
+    _names_cache[id(names_in)] = (names_in, result)
+    return result
 
 
 def _interpret_predictions(rec: MLRecorder, pred: Prediction, result: Any, estimator: Any,
@@ -204,16 +223,29 @@ def _is_batch_array(value: Any, batch: int | None) -> bool:
             and value.shape[0] == batch)
 
 
+_classes_cache: dict[int, tuple[Any, Any, list[Any] | None]] = {}
+"""Per ``classes_`` object (by id, held so the id is not reused): it as an array, and its labels."""
+
+
 def _derive_classes(scores: Any, classes: Any) -> tuple[Any, list[Any] | None]:
     """The predicted classes (argmax, or the sign of a binary decision) and the score column labels."""
     np = sys.modules.get("numpy")
     if np is None or classes is None or not isinstance(scores, np.ndarray):
         return None, None
-    classes = np.asarray(classes)
+    cached = _classes_cache.get(id(classes))
+    if cached is not None and cached[0] is classes:
+        classes, labels = cached[1], cached[2]
+    else:
+        held = classes
+        classes = np.asarray(classes)
+        labels = classes.tolist() if classes.ndim == 1 else None
+        if len(_classes_cache) >= 1024:
+            _classes_cache.clear()
+        _classes_cache[id(held)] = (held, classes, labels)
     if classes.ndim != 1:
         return None, None
     if scores.ndim == 2 and scores.shape[1] == len(classes):
-        return classes[scores.argmax(axis=1)], classes.tolist()
+        return classes[scores.argmax(axis=1)], labels
     if scores.ndim == 1 and len(classes) == 2:
         return classes[(scores > 0).astype(np.intp)], [classes[1].item() if hasattr(classes[1], "item")
                                                         else classes[1]]
