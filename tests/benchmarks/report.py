@@ -448,17 +448,15 @@ def processor_section(processor: ProcessorRun | None, error: str | None) -> list
     return []
 
 
-def splice_processor_section(text: str, section: list[str]) -> str:
-    """``text`` (a whole ``docs/performance.md``) with its processor section replaced by ``section``.
+def splice_section(text: str, heading: str, section: list[str]) -> str:
+    """``text`` (a whole ``docs/performance.md``) with the section under ``heading`` replaced by ``section``.
 
     Without one, the section goes before ``## Not measured`` / ``## Noise`` / ``## Method``, whichever
     comes first, or at the end. The rest of the document is kept as it is.
     """
-    from .processor.section import HEADING
-
     lines = text.rstrip("\n").split("\n")
-    if HEADING in lines:
-        start = lines.index(HEADING)
+    if heading in lines:
+        start = lines.index(heading)
         end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
     else:
         start = end = next((i for i, line in enumerate(lines)
@@ -466,6 +464,13 @@ def splice_processor_section(text: str, section: list[str]) -> str:
         if start == len(lines):
             section = ["", *section]
     return "\n".join([*lines[:start], *section, *lines[end:]]).rstrip() + "\n"
+
+
+def splice_processor_section(text: str, section: list[str]) -> str:
+    """``text`` with its processor section replaced by ``section`` (see :func:`splice_section`)."""
+    from .processor.section import HEADING
+
+    return splice_section(text, HEADING, section)
 
 
 def ml_section(ml: MLRun | None) -> list[str]:
@@ -478,20 +483,7 @@ def ml_section(ml: MLRun | None) -> list[str]:
 
 
 def splice_ml_section(text: str, section: list[str]) -> str:
-    """``text`` (a whole ``docs/performance.md``) with its ML/tool section replaced by ``section``.
-
-    Without one, the section goes before ``## Not measured`` / ``## Noise`` / ``## Method``, whichever
-    comes first, or at the end. The rest of the document is kept as it is.
-    """
+    """``text`` with its ML/tool section replaced by ``section`` (see :func:`splice_section`)."""
     from .ml.section import HEADING
 
-    lines = text.rstrip("\n").split("\n")
-    if HEADING in lines:
-        start = lines.index(HEADING)
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    else:
-        start = end = next((i for i, line in enumerate(lines)
-                            if line in ("## Not measured", "## Noise", "## Method")), len(lines))
-        if start == len(lines):
-            section = ["", *section]
-    return "\n".join([*lines[:start], *section, *lines[end:]]).rstrip() + "\n"
+    return splice_section(text, HEADING, section)
