@@ -7,7 +7,7 @@ calls one method of one model on a single row or on a :data:`BATCH`-row batch.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+from ..harness import DropSpanExporter
 
 FEATURES = 20
 """Numeric features per row."""
@@ -28,24 +30,6 @@ SEED = 20_251_123
 PIPELINE_DESCRIPTION = ("SDK `TracerProvider` (installed globally, as `@tool` uses the global provider) → "
                         "`SimpleSpanProcessor` → an exporter that counts and drops spans; SDK `MeterProvider` with "
                         "an `InMemoryMetricReader` that is never read while timing")
-
-
-class DropSpanExporter(SpanExporter):
-    """Counts and drops finished spans (keeps them only while :attr:`captured` is a list)."""
-
-    def __init__(self) -> None:
-        self.exported = 0
-        self.captured: list[ReadableSpan] | None = None
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        """Count (and optionally keep) the batch."""
-        self.exported += len(spans)
-        if self.captured is not None:
-            self.captured.extend(spans)
-        return SpanExportResult.SUCCESS
-
-    def shutdown(self) -> None:
-        """Nothing to release."""
 
 
 @dataclass
