@@ -33,7 +33,7 @@ _CACHED_KEYS = 64
 """Small: lists built per call (dict inputs) pass through without piling up tracked objects."""
 
 
-def _feature_keys(names_: list[str]) -> list[str]:
+def feature_keys(names_: list[str]) -> list[str]:
     """``ml.feature.<name>`` for each name; built once per names list (the readers share their lists)."""
     entry = _KEYS.get(id(names_))
     if entry is not None and entry[0] is names_ and len(entry[1]) == len(names_):
@@ -83,7 +83,7 @@ def feature_attributes(table: Table, settings: MLSettings, scrubber: ContentScru
         attrs[names.ML_FEATURES_ENCODING] = names.ML_FEATURES_ENCODING_ATTRIBUTES
         # Lists, not tuples: the SDK copies every array value into a tuple anyway, and checks a
         # list against collections.abc.Sequence faster than a tuple (per array and element).
-        attrs.update(zip(_feature_keys(table.numeric_names), table.numeric_columns(), strict=True))
+        attrs.update(zip(feature_keys(table.numeric_names), table.numeric_columns(), strict=True))
         return attrs
     if scrubber is None:
         scrubber = ContentScrubber(settings.content)

@@ -62,10 +62,14 @@ def set_model_info(model: Any, *, name: str | None = None, version: str | None =
 
 def get_model_info(model: Any) -> ModelInfo | None:
     """The :class:`ModelInfo` set on ``model`` with :func:`set_model_info`, if any."""
-    # Hot path: one attribute read per prediction.
-    info = getattr(model, _ATTRIBUTE, None)
+    # Hot path: one dict read per prediction for objects with a __dict__ (a failed getattr raises
+    # and catches an AttributeError inside; the weak mapping costs a lock and a weakref).
+    attrs = getattr(model, "__dict__", None)
+    info = attrs.get(_ATTRIBUTE) if type(attrs) is dict else getattr(model, _ATTRIBUTE, None)
     if isinstance(info, ModelInfo):
         return info
+    if not _fallback:
+        return None
     try:
         with _fallback_lock:
             return _fallback.get(model)

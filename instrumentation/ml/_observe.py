@@ -69,12 +69,12 @@ def observe_model(model: Callable[..., Any] | None = None, *, name: str | None =
             return base.merged(get_model_info(target))
 
         def interpret(rec: MLRecorder, pred: Prediction, result: Any) -> None:
-            if pred.span is None or not pred.span.is_recording():
+            if not pred.recording:
                 return
             rec.outputs(pred, predictions(result) if predictions else result,
                         scores(result) if scores else None, score_labels, score_type)
 
-        names_fn = (lambda: feature_names) if feature_names is not None else None
+        names_fn = (lambda _target: feature_names) if feature_names is not None else None
 
         if inspect.iscoroutinefunction(target):
             @wrapt.decorator

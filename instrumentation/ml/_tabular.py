@@ -298,6 +298,52 @@ def _single_numeric_block(frame: Any, np: Any) -> bool:
     return isinstance(dtype, np.dtype) and dtype.kind in "biuf"
 
 
+_frame_cls: Any = None
+"""pandas.DataFrame once pandas has been imported (by the application: never imported here)."""
+
+
+def _frame_type() -> Any:
+    global _frame_cls
+    if _frame_cls is None:
+        pd = sys.modules.get("pandas")
+        _frame_cls = getattr(pd, "DataFrame", None) if pd is not None else None
+    return _frame_cls
+
+
+def numeric_matrix(x: Any) -> tuple[Any, list[str] | None] | None:
+    """The common input shapes, recognised without the generic readers: ``(x, column names)``.
+
+    A 2-D numeric numpy array (names None: the model's or ``x0..`` apply), or a pandas DataFrame
+    whose columns are one plain numeric block (its names given; :func:`matrix_of` is then a view).
+    None for anything else, which goes through :func:`dims` and :func:`read_features`.
+    Nothing is converted here: a sampled-out call reads no values.
+    """
+    cls = type(x)
+    if cls is (_ndarray if _ndarray is not None else _ndarray_type()):
+        if x.ndim == 2 and x.dtype.kind in "biuf":
+            return x, None
+        return None
+    if cls is _frame_type() and cls is not None:
+        np = _numpy()
+        if np is not None and _single_numeric_block(x, np):
+            return x, _frame_names(x)
+    return None
+
+
+def matrix_of(x: Any, frame: bool, indices: list[int] | None) -> Any:
+    """The float64 matrix of the recorded rows of an input :func:`numeric_matrix` recognised."""
+    np = _numpy()
+    matrix = x.to_numpy() if frame else x
+    if indices is not None:
+        matrix = matrix[indices]
+    return matrix.astype(np.float64, copy=False)
+
+
+def matrix_names(names: Sequence[str] | None, width: int) -> list[str]:
+    """Feature names for a matrix of ``width`` columns: the given ones as strings, else ``x0 ..``."""
+    return _names_for(names, width)
+
+
 def _from_frame(frame: Any, indices: list[int] | None) -> Table:
     """The recorded rows (``indices``, None = all) of a DataFrame; only those rows are converted."""
     np = _numpy()
@@ -412,6 +458,29 @@ def read_output(y: Any, indices: list[int] | None, batch: int | None) -> Output 
             return _output_from_list([v for row in sub_list for v in row], len(sub_list), width)
         return _output_from_list(sub_list, len(sub_list), 1)
     return None
+
+
+def numeric_rows(y: Any, indices: list[int] | None, batch: int | None) -> tuple[list[float], int] | None:
+    """(row-major values, width) of the recorded rows of a numeric 1-D/2-D ndarray of ``batch`` rows.
+
+    The hot path for model outputs; None for anything else (:func:`read_output` reads it).
+    """
+    if type(y) is not (_ndarray if _ndarray is not None else _ndarray_type()) or y.dtype.kind not in "biuf":
+        return None
+    ndim = y.ndim
+    if ndim == 1:
+        width = 1
+    elif ndim == 2:
+        width = int(y.shape[1])
+    else:
+        return None
+    if batch is not None and y.shape[0] != batch:
+        return None
+    sub = y if indices is None else y[indices]
+    if sub.dtype.kind != "f" or sub.dtype.itemsize != 8:
+        sub = sub.astype(_numpy().float64)
+    values: list[float] = sub.ravel().tolist()
+    return values, width
 
 
 def _output_from_array(y: Any, indices: list[int] | None, batch: int | None, np: Any) -> Output | None:

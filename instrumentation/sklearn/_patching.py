@@ -112,9 +112,9 @@ def _wrap(fn: Callable[..., Any], method: str) -> Callable[..., Any]:
     return wrapper
 
 
-_identities: dict[int, tuple[weakref.ref[Any], ModelInfo | None, tuple[Any, ...], tuple[int, ...], ModelInfo]] = {}
-"""Per estimator (by id, while it lives): the identity last computed, the model info and attribute
-values it was computed from (held, so their ids cannot be reused while cached) and their ids."""
+_identities: dict[int, tuple[weakref.ref[Any], ModelInfo | None, tuple[Any, ...], ModelInfo]] = {}
+"""Per estimator (by id, while it lives): the model info and attribute values (held) an identity was
+computed from, and that identity."""
 
 
 def _state(estimator: Any) -> tuple[Any, ...]:
@@ -138,17 +138,30 @@ def identity(estimator: Any) -> ModelInfo:
         state = _state(estimator)
     except Exception:
         return _identity(estimator, info)
-    ids = tuple(map(id, state))
     entry = _identities.get(key)
-    if entry is not None and entry[0]() is estimator and entry[1] is info and entry[3] == ids:
-        return entry[4]
+    if entry is not None and entry[0]() is estimator and entry[1] is info and _same_objects(entry[2], state):
+        return entry[3]
     result = _identity(estimator, info)
     try:
         ref = weakref.ref(estimator, functools.partial(_forget, key))
     except TypeError:
         return result
-    _identities[key] = (ref, info, state, ids, result)
+    _identities[key] = (ref, info, state, result)
     return result
+
+
+def _same_objects(kept: tuple[Any, ...], now: tuple[Any, ...]) -> bool:
+    """Whether two attribute snapshots hold the same objects, position by position.
+
+    Tuple comparison tests identity first, so unchanged attributes never reach ``__eq__``; a
+    replaced one may (numpy arrays answer with arrays): any such doubt counts as a change.
+    """
+    if len(kept) != len(now):
+        return False
+    try:
+        return bool(kept == now)
+    except Exception:
+        return False
 
 
 def _forget(key: int, ref: weakref.ref[Any]) -> None:
@@ -197,13 +210,13 @@ def _feature_names(estimator: Any) -> tuple[str, ...] | None:
 
 def _interpret_predictions(rec: MLRecorder, pred: Prediction, result: Any, estimator: Any,
                            score_type: str | None) -> None:
-    if pred.span is None or not pred.span.is_recording():
+    if not pred.recording:
         return
     rec.outputs(pred, predictions=result)
 
 
 def _interpret_scores(rec: MLRecorder, pred: Prediction, result: Any, estimator: Any, score_type: str | None) -> None:
-    if pred.span is None or not pred.span.is_recording():
+    if not pred.recording:
         return
     classes = getattr(estimator, "classes_", None)
     scores, sampled = result, False
@@ -239,6 +252,9 @@ def _derive_classes(scores: Any, classes: Any) -> tuple[Any, list[Any] | None]:
         held = classes
         classes = np.asarray(classes)
         labels = classes.tolist() if classes.ndim == 1 else None
+        if classes.dtype.kind in "biu":
+            # Numeric labels are recorded as doubles: convert the classes once, not the predictions per call.
+            classes = classes.astype(np.float64)
         if len(_classes_cache) >= 1024:
             _classes_cache.clear()
         _classes_cache[id(held)] = (held, classes, labels)
@@ -247,6 +263,5 @@ def _derive_classes(scores: Any, classes: Any) -> tuple[Any, list[Any] | None]:
     if scores.ndim == 2 and scores.shape[1] == len(classes):
         return classes[scores.argmax(axis=1)], labels
     if scores.ndim == 1 and len(classes) == 2:
-        return classes[(scores > 0).astype(np.intp)], [classes[1].item() if hasattr(classes[1], "item")
-                                                        else classes[1]]
+        return classes[(scores > 0).astype(np.intp)], [labels[1]] if labels is not None else None
     return None, None

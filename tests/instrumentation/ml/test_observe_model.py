@@ -221,3 +221,35 @@ def test_set_model_info_overrides_defaults(ml_telemetry: Callable[..., Telemetry
     attrs = dict(tel.only_span().attributes or {})
     assert (attrs[names.ML_MODEL_NAME], attrs[names.ML_MODEL_VERSION], attrs[names.ML_MODEL_FRAMEWORK],
             attrs[names.ML_MODEL_METHOD]) == ("resnet", "7", "pytorch", "__call__")
+
+
+def _child_ids(conn: Any) -> None:
+    from driftline.instrumentation.ml import _recorder
+
+    conn.send([_recorder.new_prediction_id() for _ in range(3)])
+    conn.close()
+
+
+def test_generated_prediction_ids_are_uuid_sized_unique_and_differ_in_forked_workers() -> None:
+    import multiprocessing
+    import re
+
+    from driftline.instrumentation.ml import _recorder
+
+    ids = [_recorder.new_prediction_id() for _ in range(2000)]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", pid) for pid in ids)
+    assert len(set(ids)) == len(ids)
+    # Pre-fork servers (gunicorn, multiprocessing) must not repeat the parent's sequence: without the
+    # reseed at fork, the child's next ids would equal the parent's next ids exactly.
+    ctx = multiprocessing.get_context("fork")
+    parent_end, child_end = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child_ids, args=(child_end,))
+    child.start()
+    child_end.close()
+    assert parent_end.poll(30)
+    from_child = parent_end.recv()
+    child.join(30)
+    assert child.exitcode == 0
+    in_parent = [_recorder.new_prediction_id() for _ in range(3)]
+    assert len(from_child) == 3
+    assert not set(from_child) & set(in_parent)
