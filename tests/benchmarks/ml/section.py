@@ -154,7 +154,10 @@ def _method(run: MLRun, d: dict[str, Any]) -> list[str]:
         "lands on the calling thread for both, and no background thread competes for the two cores.",
         "- **Floor** (`tests/benchmarks/ml/floor.py`): a hand-written wrapper specialised to one model and method. "
         "Built once: span name, model identity (name, framework, task, method), the `ml.feature.<name>` keys, "
-        "class labels, histogram attributes. Per call: `uuid4().hex` prediction id; batch size and feature "
+        "class labels, histogram attributes. Per call: the model method looked up on the model as user code does "
+        "(`getattr(model, method)(x)`: a Pipeline's `available_if` check runs for every contender); a prediction id "
+        "of 128 random bits as 32 hex digits from a private `random.Random` (`getrandbits`, the cheapest source, as "
+        "driftline draws it; `uuid4().hex` costs a few µs more); batch size and feature "
         "count from `shape`; above 32 rows `sorted(random.sample(range(n), 32))` and one numpy fancy index "
         "(`to_numpy()` first for a DataFrame); one attribute per feature from `rows.T.tolist()`; "
         "`start_span(INTERNAL, attributes=…)`, made current around the model call; outputs of the sampled rows "
