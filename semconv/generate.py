@@ -36,15 +36,20 @@ def load_registry(path: Path = REGISTRY, fragments: Path | None = FRAGMENTS) -> 
             data.setdefault(section, [])
             data[section] = [*(data[section] or []), *(extra.get(section) or [])]
     seen_const: set[str] = set()
-    seen_name: set[str] = set()
-    for section in ("attributes", "extra_attributes", "metrics", "events", "environment_variables"):
+    # One namespace per kind, as in OpenTelemetry: an attribute and a metric may share a name
+    # (driftline.drift.detected is both the span verdict and the gauge), two attributes may not.
+    seen_name: dict[str, set[str]] = {}
+    namespace = {"attributes": "attribute", "extra_attributes": "attribute", "metrics": "metric",
+                 "events": "event", "environment_variables": "environment variable"}
+    for section, kind in namespace.items():
         for entry in data.get(section, []):
             for key in ("name", "const", "brief"):
                 if key not in entry:
                     raise ValueError(f"registry {section} entry {entry!r} lacks {key!r}")
-            if entry["name"] in seen_name:
-                raise ValueError(f"registry: name {entry['name']!r} defined twice")
-            seen_name.add(entry["name"])
+            names_of_kind = seen_name.setdefault(kind, set())
+            if entry["name"] in names_of_kind:
+                raise ValueError(f"registry: {kind} name {entry['name']!r} defined twice")
+            names_of_kind.add(entry["name"])
             if entry["const"] in seen_const:
                 raise ValueError(f"registry: constant {entry['const']!r} defined twice")
             seen_const.add(entry["const"])

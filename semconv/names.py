@@ -120,6 +120,10 @@ DRIFTLINE_INVOCATION_ARGUMENTS: Final = 'driftline.invocation.arguments'
 """JSON of the arguments passed to a function decorated with @agent or @workflow (self excluded); opt-in content, redacted and cut like prompts."""
 DRIFTLINE_INVOCATION_RESULT: Final = 'driftline.invocation.result'
 """JSON of what a function decorated with @agent or @workflow returned (a JSON list of the items a generator yielded); opt-in content."""
+DRIFTLINE_DRIFT_DETECTED: Final = 'driftline.drift.detected'
+"""Span enrichment: whether drift was flagged for this span's model (service, model, version) when the processor handled the span."""
+DRIFTLINE_DRIFT_SIGNALS: Final = 'driftline.drift.signals'
+"""Span enrichment: the signals flagged as drifted for this span's model at that moment (signal names as in the driftline.drift.signal metric attribute)."""
 DRIFTLINE_LANGCHAIN_RUN_TYPE: Final = 'driftline.langchain.run.type'
 """The kind of LangChain run behind the span (chain, prompt, parser, chat_model, llm, tool, retriever)."""
 DRIFTLINE_LANGGRAPH_NODE: Final = 'driftline.langgraph.node'
@@ -212,6 +216,14 @@ PROMETHEUS_LABEL_JOB: Final = 'job'
 """Prometheus label the prometheus exporter sets from service.namespace/service.name."""
 PROMETHEUS_LABEL_INSTANCE: Final = 'instance'
 """Prometheus label the prometheus exporter sets from service.instance.id."""
+DRIFTLINE_DRIFT_SIGNAL: Final = 'driftline.drift.signal'
+"""Metric attribute: the tracked signal: feature.<name>, prediction, prediction.score, or a span attribute name such as gen_ai.usage.output_tokens."""
+DRIFTLINE_DRIFT_METHOD: Final = 'driftline.drift.method'
+"""Metric attribute: the statistic or detector behind a drift value (psi, js, hellinger, ks, wasserstein, chi2, cusum)."""
+DRIFTLINE_DRIFT_REFERENCE: Final = 'driftline.drift.reference'
+"""Metric attribute: where the reference distribution came from: baseline (a profile file) or warmup (the first spans seen, frozen)."""
+DRIFTLINE_SEGMENT: Final = 'driftline.segment'
+"""Metric attribute: the segment a value belongs to, as attribute=value (the configured segment attributes), or the empty string for all traffic."""
 
 # --- metrics -----------------------------------------------------------------------------------
 GEN_AI_CLIENT_OPERATION_DURATION: Final = 'gen_ai.client.operation.duration'
@@ -276,6 +288,12 @@ DRIFTLINE_EXPORTER_PROMETHEUS_SERIES: Final = 'driftline.exporter.prometheus_ser
 """Series a prometheus exporter holds for scraping, bounded by its series limit (attribute exporter)."""
 PROMETHEUS_TARGET_INFO: Final = 'target_info'
 """Prometheus info metric (value 1) carrying an OTLP resource's attributes as labels, with job and instance. Spec: OpenTelemetry Prometheus and OpenMetrics Compatibility, Resource Attributes."""
+DRIFTLINE_DRIFT_SCORE: Final = 'driftline.drift.score'
+"""Latest drift statistic per (service.name, ml.model.name or gen_ai.request.model, version, driftline.drift.signal, driftline.drift.method, driftline.segment). For cusum, the statistic divided by its decision interval (1 = alarm)."""
+DRIFTLINE_DRIFT_THRESHOLD: Final = 'driftline.drift.threshold'
+"""The decision threshold in force for driftline.drift.score (the larger of the null-calibrated threshold at the window size and the minimum effect size)."""
+DRIFTLINE_DRIFT_DETECTED_METRIC: Final = 'driftline.drift.detected'
+"""1 while drift is flagged (after hysteresis) for the same label set as driftline.drift.score, else 0."""
 ML_INFERENCE_DURATION: Final = 'ml.inference.duration'
 """Duration of one recorded model call (attributes ml.model.name, ml.model.version, ml.model.framework, ml.model.method, error.type)."""
 
@@ -342,6 +360,12 @@ DRIFTLINE_EXPORTER_PROMETHEUS_SERIES_UNIT: Final = '{series}'
 DRIFTLINE_EXPORTER_PROMETHEUS_SERIES_BUCKETS: Final[tuple[float, ...]] = ()
 PROMETHEUS_TARGET_INFO_UNIT: Final = '1'
 PROMETHEUS_TARGET_INFO_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_DRIFT_SCORE_UNIT: Final = '1'
+DRIFTLINE_DRIFT_SCORE_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_DRIFT_THRESHOLD_UNIT: Final = '1'
+DRIFTLINE_DRIFT_THRESHOLD_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_DRIFT_DETECTED_METRIC_UNIT: Final = '1'
+DRIFTLINE_DRIFT_DETECTED_METRIC_BUCKETS: Final[tuple[float, ...]] = ()
 ML_INFERENCE_DURATION_UNIT: Final = 's'
 ML_INFERENCE_DURATION_BUCKETS: Final[tuple[float, ...]] = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -392,6 +416,36 @@ TOOL_TYPE_EXTENSION: Final = 'extension'
 """A value of ``gen_ai.tool.type``."""
 TOOL_TYPE_DATASTORE: Final = 'datastore'
 """A value of ``gen_ai.tool.type``."""
+DRIFT_METHOD_PSI: Final = 'psi'
+"""A value of ``driftline.drift.method``."""
+DRIFT_METHOD_JS: Final = 'js'
+"""A value of ``driftline.drift.method``."""
+DRIFT_METHOD_HELLINGER: Final = 'hellinger'
+"""A value of ``driftline.drift.method``."""
+DRIFT_METHOD_KS: Final = 'ks'
+"""A value of ``driftline.drift.method``."""
+DRIFT_METHOD_WASSERSTEIN: Final = 'wasserstein'
+"""A value of ``driftline.drift.method``."""
+DRIFT_METHOD_CHI2: Final = 'chi2'
+"""A value of ``driftline.drift.method``."""
+DRIFT_METHOD_CUSUM: Final = 'cusum'
+"""A value of ``driftline.drift.method``."""
+DRIFT_REFERENCE_BASELINE: Final = 'baseline'
+"""A value of ``driftline.drift.reference``."""
+DRIFT_REFERENCE_WARMUP: Final = 'warmup'
+"""A value of ``driftline.drift.reference``."""
+SIGNAL_DURATION: Final = 'duration'
+"""A value of ``driftline.drift.signal``."""
+SIGNAL_FEATURE_PREFIX: Final = 'feature.'
+"""A value of ``driftline.drift.signal``."""
+SIGNAL_PREDICTION: Final = 'prediction'
+"""A value of ``driftline.drift.signal``."""
+SIGNAL_PREDICTION_SCORE: Final = 'prediction.score'
+"""A value of ``driftline.drift.signal``."""
+SIGNAL_TOOL_ERROR: Final = 'tool.error'
+"""A value of ``driftline.drift.signal``."""
+SIGNAL_AGENT_STEPS: Final = 'agent.steps'
+"""A value of ``driftline.drift.signal``."""
 PROVIDER_LANGCHAIN: Final = 'langchain'
 """A value of ``gen_ai.provider.name``."""
 LANGCHAIN_RUN_CHAIN: Final = 'chain'
@@ -530,6 +584,8 @@ ATTRIBUTE_NAMES: Final[frozenset[str]] = frozenset({
     GEN_AI_DATA_SOURCE_ID,
     DRIFTLINE_INVOCATION_ARGUMENTS,
     DRIFTLINE_INVOCATION_RESULT,
+    DRIFTLINE_DRIFT_DETECTED,
+    DRIFTLINE_DRIFT_SIGNALS,
     DRIFTLINE_LANGCHAIN_RUN_TYPE,
     DRIFTLINE_LANGGRAPH_NODE,
     MCP_METHOD_NAME,
@@ -576,5 +632,9 @@ ATTRIBUTE_NAMES: Final[frozenset[str]] = frozenset({
     SERVICE_INSTANCE_ID,
     PROMETHEUS_LABEL_JOB,
     PROMETHEUS_LABEL_INSTANCE,
+    DRIFTLINE_DRIFT_SIGNAL,
+    DRIFTLINE_DRIFT_METHOD,
+    DRIFTLINE_DRIFT_REFERENCE,
+    DRIFTLINE_SEGMENT,
 })
 """All registered attribute names."""

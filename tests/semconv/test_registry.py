@@ -93,6 +93,21 @@ def test_duplicate_names_are_rejected(tmp_path: Path) -> None:
         generate.load_registry(registry)
 
 
+def test_names_are_unique_per_kind_not_across_kinds(tmp_path: Path) -> None:
+    registry = tmp_path / "registry.yaml"
+    attr = {"name": "driftline.x", "const": "X_ATTR", "brief": "b", "type": "boolean", "origin": "driftline",
+            "stability": "development"}
+    metric = {"name": "driftline.x", "const": "X_METRIC", "brief": "b", "instrument": "gauge", "unit": "1",
+              "origin": "driftline", "stability": "development", "buckets": []}
+    registry.write_text(yaml.safe_dump({"attributes": [attr], "metrics": [metric]}))
+    data = generate.load_registry(registry, None)
+    assert [m["const"] for m in data["metrics"]] == ["X_METRIC"]
+    # span attributes and metric attributes share one namespace
+    registry.write_text(yaml.safe_dump({"attributes": [attr], "extra_attributes": [{**attr, "const": "X2"}]}))
+    with pytest.raises(ValueError, match=r"attribute name 'driftline\.x' defined twice"):
+        generate.load_registry(registry, None)
+
+
 def test_auto_pth_uses_the_registered_variable() -> None:
     pth = (ROOT / "instrumentation" / "auto" / "driftline-auto.pth").read_text()
     assert pth.count("\n") == 1, "a .pth executes one line"
