@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from driftline.processors.analysis import hook as _drift_hook  # noqa: F401  (registers the drift hook)
 from driftline.processors.config.model import (
     BatchConfig,
     ComponentId,

@@ -222,6 +222,12 @@ DRIFTLINE_DRIFT_METHOD: Final = 'driftline.drift.method'
 """Metric attribute: the statistic or detector behind a drift value (psi, js, hellinger, ks, wasserstein, chi2, cusum)."""
 DRIFTLINE_DRIFT_REFERENCE: Final = 'driftline.drift.reference'
 """Metric attribute: where the reference distribution came from: baseline (a profile file) or warmup (the first spans seen, frozen)."""
+DRIFTLINE_MODEL_NAME: Final = 'driftline.model.name'
+"""Metric attribute: whose signal: ml.model.name for model spans, gen_ai.request.model for LLM spans, gen_ai.agent.name for agent and tool spans."""
+DRIFTLINE_MODEL_VERSION: Final = 'driftline.model.version'
+"""Metric attribute: ml.model.version (or gen_ai.agent.version), empty when unknown."""
+DRIFTLINE_MODEL_FAMILY: Final = 'driftline.model.family'
+"""Metric attribute: ml (model spans), llm (GenAI client spans) or agent (agent and tool spans)."""
 DRIFTLINE_SEGMENT: Final = 'driftline.segment'
 """Metric attribute: the segment a value belongs to, as attribute=value (the configured segment attributes), or the empty string for all traffic."""
 
@@ -360,11 +366,11 @@ DRIFTLINE_EXPORTER_PROMETHEUS_SERIES_UNIT: Final = '{series}'
 DRIFTLINE_EXPORTER_PROMETHEUS_SERIES_BUCKETS: Final[tuple[float, ...]] = ()
 PROMETHEUS_TARGET_INFO_UNIT: Final = '1'
 PROMETHEUS_TARGET_INFO_BUCKETS: Final[tuple[float, ...]] = ()
-DRIFTLINE_DRIFT_SCORE_UNIT: Final = '1'
+DRIFTLINE_DRIFT_SCORE_UNIT: Final = '{score}'
 DRIFTLINE_DRIFT_SCORE_BUCKETS: Final[tuple[float, ...]] = ()
-DRIFTLINE_DRIFT_THRESHOLD_UNIT: Final = '1'
+DRIFTLINE_DRIFT_THRESHOLD_UNIT: Final = '{score}'
 DRIFTLINE_DRIFT_THRESHOLD_BUCKETS: Final[tuple[float, ...]] = ()
-DRIFTLINE_DRIFT_DETECTED_METRIC_UNIT: Final = '1'
+DRIFTLINE_DRIFT_DETECTED_METRIC_UNIT: Final = '{flag}'
 DRIFTLINE_DRIFT_DETECTED_METRIC_BUCKETS: Final[tuple[float, ...]] = ()
 ML_INFERENCE_DURATION_UNIT: Final = 's'
 ML_INFERENCE_DURATION_BUCKETS: Final[tuple[float, ...]] = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -446,6 +452,12 @@ SIGNAL_TOOL_ERROR: Final = 'tool.error'
 """A value of ``driftline.drift.signal``."""
 SIGNAL_AGENT_STEPS: Final = 'agent.steps'
 """A value of ``driftline.drift.signal``."""
+MODEL_FAMILY_ML: Final = 'ml'
+"""A value of ``driftline.model.family``."""
+MODEL_FAMILY_LLM: Final = 'llm'
+"""A value of ``driftline.model.family``."""
+MODEL_FAMILY_AGENT: Final = 'agent'
+"""A value of ``driftline.model.family``."""
 PROVIDER_LANGCHAIN: Final = 'langchain'
 """A value of ``gen_ai.provider.name``."""
 LANGCHAIN_RUN_CHAIN: Final = 'chain'
@@ -635,6 +647,9 @@ ATTRIBUTE_NAMES: Final[frozenset[str]] = frozenset({
     DRIFTLINE_DRIFT_SIGNAL,
     DRIFTLINE_DRIFT_METHOD,
     DRIFTLINE_DRIFT_REFERENCE,
+    DRIFTLINE_MODEL_NAME,
+    DRIFTLINE_MODEL_VERSION,
+    DRIFTLINE_MODEL_FAMILY,
     DRIFTLINE_SEGMENT,
 })
 """All registered attribute names."""

@@ -363,6 +363,10 @@ class CategoricalProfile:
         self._cache[value] = bucket
         return bucket
 
+    def bucket(self, value: str | None) -> int:
+        """The index in :attr:`labels` of the bucket ``value`` falls in (cached per distinct value)."""
+        return self._bucket(value)
+
     def update_many(self, values: Iterable[str | None]) -> None:
         """Count a batch of values into their buckets (``None`` → missing)."""
         added = [0] * self._counts.size

@@ -30,11 +30,11 @@ from driftline.processors.otlp.values import attributes_dict
 from driftline.semconv import names
 
 __all__ = ["FeedbackRows", "ModelKey", "Observations", "PredictionRows", "SignalConfig", "SignalExtractor",
-           "SignalKey"]
+           "SignalKey", "model_key"]
 
-FAMILY_ML = "ml"
-FAMILY_LLM = "llm"
-FAMILY_AGENT = "agent"
+FAMILY_ML = names.MODEL_FAMILY_ML
+FAMILY_LLM = names.MODEL_FAMILY_LLM
+FAMILY_AGENT = names.MODEL_FAMILY_AGENT
 
 _LLM_OPERATIONS = frozenset({names.OPERATION_CHAT, names.OPERATION_TEXT_COMPLETION, names.OPERATION_EMBEDDINGS})
 
@@ -162,9 +162,10 @@ class SignalExtractor:
             self._ml_span(out, attrs, service, segments, trace_id, str(ml_operation))
             return
         operation = attrs.get(names.GEN_AI_OPERATION_NAME)
+        key = model_key(attrs, service)
+        if key is None:
+            return
         if operation in _LLM_OPERATIONS:
-            model = attrs.get(names.GEN_AI_REQUEST_MODEL) or attrs.get(names.GEN_AI_RESPONSE_MODEL) or ""
-            key = ModelKey(service, str(model), "", FAMILY_LLM)
             for name in _LLM_NUMERIC:
                 value = attrs.get(name)
                 if value is not None:
@@ -180,15 +181,12 @@ class SignalExtractor:
                                   trace_id)
             self._extra(out, key, attrs, segments, trace_id)
         elif operation == names.OPERATION_EXECUTE_TOOL:
-            key = ModelKey(service, str(attrs.get(names.GEN_AI_AGENT_NAME, "")), "", FAMILY_AGENT)
             self._add_categorical(out, key, names.GEN_AI_TOOL_NAME, segments,
                                   [_text(attrs.get(names.GEN_AI_TOOL_NAME))], trace_id)
             failed = 1.0 if attrs.get(names.ERROR_TYPE) is not None else 0.0
             self._add_numeric(out, key, names.SIGNAL_TOOL_ERROR, segments, [failed], trace_id)
             self._extra(out, key, attrs, segments, trace_id)
         elif operation == names.OPERATION_INVOKE_AGENT:
-            key = ModelKey(service, str(attrs.get(names.GEN_AI_AGENT_NAME, "")),
-                           str(attrs.get(names.GEN_AI_AGENT_VERSION, "")), FAMILY_AGENT)
             self._add_numeric(out, key, names.SIGNAL_AGENT_STEPS, segments,
                               [float(steps.get(bytes(span.span_id), 0))], trace_id)
             duration = (span.end_time_unix_nano - span.start_time_unix_nano) * _NANOS
@@ -262,6 +260,10 @@ class SignalExtractor:
             return True
         return signal.startswith(names.SIGNAL_FEATURE_PREFIX) and names.SIGNAL_FEATURE_PREFIX in wanted
 
+    def admit(self, key: SignalKey) -> bool:
+        """Admit ``key`` if it is known or there is room under the cap (restored state uses this too)."""
+        return self._admit(key)
+
     def _admit(self, key: SignalKey) -> bool:
         if key in self._keys:
             return True
@@ -293,6 +295,24 @@ class SignalExtractor:
                 continue
             out.categorical.setdefault(key, []).extend(values)
             out.trace_ids.setdefault(key, []).extend([trace_id] * len(values))
+
+
+def model_key(attrs: Mapping[str, Any], service: str) -> ModelKey | None:
+    """The :class:`ModelKey` a span's signals are kept under, or None for spans that carry none."""
+    ml_operation = attrs.get(names.ML_OPERATION_NAME)
+    if ml_operation is not None:
+        return ModelKey(service, _text(attrs.get(names.ML_MODEL_NAME)) or "",
+                        _text(attrs.get(names.ML_MODEL_VERSION)) or "", FAMILY_ML)
+    operation = attrs.get(names.GEN_AI_OPERATION_NAME)
+    if operation in _LLM_OPERATIONS:
+        model = attrs.get(names.GEN_AI_REQUEST_MODEL) or attrs.get(names.GEN_AI_RESPONSE_MODEL) or ""
+        return ModelKey(service, str(model), "", FAMILY_LLM)
+    if operation == names.OPERATION_EXECUTE_TOOL:
+        return ModelKey(service, str(attrs.get(names.GEN_AI_AGENT_NAME, "")), "", FAMILY_AGENT)
+    if operation == names.OPERATION_INVOKE_AGENT:
+        return ModelKey(service, str(attrs.get(names.GEN_AI_AGENT_NAME, "")),
+                        str(attrs.get(names.GEN_AI_AGENT_VERSION, "")), FAMILY_AGENT)
+    return None
 
 
 def _agent_steps(parsed: Sequence[tuple[Any, Mapping[str, Any]]]) -> dict[bytes, int]:

@@ -30,7 +30,8 @@ processors:
     check_interval: 1s
     limit_mib: 512
     spike_limit_mib: 128
-  driftline: {}                         # the analysis stage
+  driftline:                            # the analysis stage: drift on every model, LLM and agent seen
+    state: ./driftline-data/drift-state.sqlite   # baselines survive restarts
 
 exporters:
   file:                                 # OTLP-JSON, one request per line

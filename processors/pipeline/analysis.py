@@ -80,7 +80,11 @@ class AnalysisStage:
         hooks: list[AnalysisHook] = []
         for name, factory in hook_factories().items():
             try:
-                hooks.append(factory(options))
+                hook = factory(options)
+                bind = getattr(hook, "bind", None)
+                if bind is not None:
+                    bind(telemetry)  # optional: hooks that export metrics register them here
+                hooks.append(hook)
             except Exception:
                 _log.exception("analysis hook %s could not be created; the pipeline runs without it", name)
                 telemetry.analysis_error(name)

@@ -1,0 +1,139 @@
+"""The drift engine: signals extracted from span batches feed one :class:`SignalMonitor` per signal key.
+
+Usable without the processor (feed it ``ExportTraceServiceRequest.resource_spans``); the analysis
+hook (:mod:`.hook`) runs it inside a pipeline, exposes its readings as metrics and saves its state.
+Monitors follow the extractor's keys, so their number is capped by ``SignalConfig.max_keys``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from driftline.semconv import names
+
+from .calibration import ThresholdCache
+from .monitor import DriftEvent, DriftSettings, Kind, SignalMonitor
+from .signals import ModelKey, SignalConfig, SignalExtractor, SignalKey
+
+__all__ = ["DriftEngine", "DriftReading"]
+
+_STATE_VERSION = 1
+_RECENT_EVENTS = 1000
+
+
+@dataclass(frozen=True)
+class DriftReading:
+    """The latest value of one (signal key, method): what the metrics export."""
+
+    key: SignalKey
+    method: str
+    score: float
+    threshold: float
+    detected: bool
+    reference: str
+
+
+class DriftEngine:
+    """Signal extraction plus a monitor per signal key; state saved and restored as JSON-able data."""
+
+    def __init__(self, settings: DriftSettings | None = None, signals: SignalConfig | None = None,
+                 thresholds: ThresholdCache | None = None) -> None:
+        self.settings = settings or DriftSettings()
+        self.extractor = SignalExtractor(signals)
+        self._thresholds = thresholds or ThresholdCache()
+        self._monitors: dict[SignalKey, SignalMonitor] = {}
+        self.recent: deque[tuple[SignalKey, DriftEvent]] = deque(maxlen=_RECENT_EVENTS)
+        """The latest verdicts (windows closed and change alarms), oldest first."""
+        self.spans = 0
+        self.overflow = 0
+        self.mismatched = 0
+        """Values dropped because their signal had been numeric and turned categorical (or back)."""
+
+    @property
+    def monitors(self) -> Mapping[SignalKey, SignalMonitor]:
+        """The monitor of every signal key seen."""
+        return self._monitors
+
+    def observe(self, resource_spans: Iterable[Any]) -> list[tuple[SignalKey, DriftEvent]]:
+        """Extract and feed one request's spans; return the verdicts they produced."""
+        observations = self.extractor.extract(resource_spans)
+        self.spans += observations.spans
+        self.overflow += observations.overflow
+        events: list[tuple[SignalKey, DriftEvent]] = []
+        for key, numbers in observations.numeric.items():
+            monitor = self._monitor(key, "numeric")
+            if monitor is None:
+                self.mismatched += len(numbers)
+                continue
+            events += [(key, e) for e in monitor.update_many(np.asarray(numbers, dtype=np.float64),
+                                                             observations.trace_ids.get(key))]
+        for key, labels in observations.categorical.items():
+            monitor = self._monitor(key, "categorical")
+            if monitor is None:
+                self.mismatched += len(labels)
+                continue
+            events += [(key, e) for e in monitor.update_many(labels, observations.trace_ids.get(key))]
+        self.recent.extend(events)
+        return events
+
+    def _monitor(self, key: SignalKey, kind: Kind) -> SignalMonitor | None:
+        monitor = self._monitors.get(key)
+        if monitor is None:
+            monitor = self._monitors[key] = SignalMonitor(kind, self.settings, self._thresholds)
+        return monitor if monitor.kind == kind else None
+
+    def drifted(self, model: ModelKey, segment: str = "") -> list[str]:
+        """The signals of ``model`` (in ``segment``) flagged as drifted now, sorted."""
+        return sorted(key.signal for key, monitor in self._monitors.items()
+                      if key.model == model and key.segment == segment and monitor.detected)
+
+    def readings(self) -> list[DriftReading]:
+        """One reading per monitor and method it has a score for (ready monitors only)."""
+        out: list[DriftReading] = []
+        deciding = {"psi": names.DRIFT_METHOD_PSI, "js_distance": names.DRIFT_METHOD_JS,
+                    "hellinger": names.DRIFT_METHOD_HELLINGER}[self.settings.statistic]
+        for key, monitor in self._monitors.items():
+            if not monitor.ready:
+                continue
+            for method, score in monitor.scores.items():
+                if method == deciding:
+                    threshold = monitor.threshold
+                elif method == names.DRIFT_METHOD_CUSUM:
+                    threshold = 1.0
+                else:
+                    threshold = float("nan")
+                out.append(DriftReading(key, method, score, threshold, monitor.detected, monitor.reference_source))
+        return out
+
+    # -- state --------------------------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        """Every monitor's state, keyed by its signal key's fields (JSON-able)."""
+        return {
+            "version": _STATE_VERSION,
+            "monitors": [{"service": k.model.service, "model": k.model.model, "version": k.model.version,
+                          "family": k.model.family, "signal": k.signal, "segment": k.segment,
+                          "state": m.to_state()} for k, m in self._monitors.items()],
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> int:
+        """Load monitors saved by :meth:`to_state` (replacing those of the same keys); return how many.
+
+        Keys count against the extractor's cap like keys seen in spans.
+        """
+        if state.get("version") != _STATE_VERSION:
+            raise ValueError(f"unsupported drift engine state version {state.get('version')!r}")
+        loaded = 0
+        for entry in state.get("monitors", []):
+            key = SignalKey(ModelKey(entry["service"], entry["model"], entry["version"], entry["family"]),
+                            entry["signal"], entry["segment"])
+            if not self.extractor.admit(key):
+                continue
+            self._monitors[key] = SignalMonitor.from_state(entry["state"], self.settings, self._thresholds)
+            loaded += 1
+        return loaded

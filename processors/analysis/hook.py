@@ -1,0 +1,215 @@
+"""The ``drift`` analysis hook: runs a :class:`~.engine.DriftEngine` in every ``driftline`` processor.
+
+Options (the ``driftline`` processor's YAML mapping; all optional — ``driftline: {}`` runs drift
+analysis with warm-up baselines on every model, LLM and agent it sees)::
+
+    driftline:
+      drift:   {warmup: 2000, window: 500, alpha: 0.01, statistic: psi, bins: 10, top_k: 20,
+                raise_after: 2, clear_after: 3, change_detector: true}
+      signals: {numeric_attributes: [...], categorical_attributes: [...], segments: [app.tier],
+                max_keys: 10000}
+      enrich: false            # true: flagged models' spans carry driftline.drift.detected/.signals
+      state:  ./driftline-data/drift-state.sqlite   # absent: state in memory only
+      save_interval: 60s
+
+Readings are exported on the processor's ``/metrics`` as ``driftline_drift_score``,
+``driftline_drift_threshold`` and ``driftline_drift_detected`` (one series per model, signal,
+method and segment: bounded by the key cap). State is saved to SQLite on the interval and at
+shutdown, and restored at start, so a restart does not reset baselines (the embedded default sets ``state``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from driftline.processors.config.durations import parse_duration
+from driftline.processors.exporters.prometheus_naming import label_name, metric_name
+from driftline.processors.otlp.values import attributes_dict
+from driftline.processors.pipeline.analysis import register_hook
+from driftline.processors.pipeline.batch import TraceBatch
+from driftline.processors.telemetry import SelfTelemetry
+from driftline.semconv import names
+
+from .engine import DriftEngine
+from .monitor import DriftSettings
+from .signals import SignalConfig, model_key
+
+__all__ = ["HOOK_NAME", "DriftHook"]
+
+_log = logging.getLogger(__name__)
+
+HOOK_NAME = "drift"
+_DEFAULT_SAVE_INTERVAL_S = 60.0
+
+_LABELS = (names.SERVICE_NAME, names.DRIFTLINE_MODEL_NAME, names.DRIFTLINE_MODEL_VERSION,
+           names.DRIFTLINE_MODEL_FAMILY, names.DRIFTLINE_DRIFT_SIGNAL, names.DRIFTLINE_DRIFT_METHOD,
+           names.DRIFTLINE_SEGMENT, names.DRIFTLINE_DRIFT_REFERENCE)
+_LABEL_NAMES = [label_name(key) for key in _LABELS]
+
+
+def _settings(options: Mapping[str, Any]) -> tuple[DriftSettings, SignalConfig]:
+    drift = dict(options.get("drift") or {})
+    signals = dict(options.get("signals") or {})
+    allowed = set(DriftSettings.__dataclass_fields__)
+    unknown = set(drift) - allowed
+    if unknown:
+        raise ValueError(f"driftline.drift: unknown keys {sorted(unknown)}; known: {sorted(allowed)}")
+    settings = DriftSettings(**drift)
+    config = SignalConfig(
+        numeric_attributes=tuple(signals.get("numeric_attributes", ())),
+        categorical_attributes=tuple(signals.get("categorical_attributes", ())),
+        segments=tuple(signals.get("segments", ())),
+        signals=frozenset(signals["track"]) if signals.get("track") else None,
+        max_keys=int(signals.get("max_keys", SignalConfig.max_keys)),
+    )
+    return settings, config
+
+
+class _StateStore:
+    """One SQLite row per engine (the pipeline's id): the engine's JSON state."""
+
+    def __init__(self, path: Path, name: str) -> None:
+        self._path = path
+        self._name = name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS drift_state (name TEXT PRIMARY KEY, saved REAL, state TEXT)")
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self._path, timeout=10)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def load(self) -> dict[str, Any] | None:
+        with self._connect() as db:
+            row = db.execute("SELECT state FROM drift_state WHERE name = ?", (self._name,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def save(self, state: Mapping[str, Any]) -> None:
+        text = json.dumps(state, separators=(",", ":"))  # NaN/Infinity tokens: json reads them back
+        with self._connect() as db:
+            db.execute("INSERT OR REPLACE INTO drift_state (name, saved, state) VALUES (?, ?, ?)",
+                       (self._name, time.time(), text))
+
+
+class _DriftCollector(Collector):
+    """Exposes the engine's latest readings at scrape time (no per-span metric work)."""
+
+    def __init__(self, engine: DriftEngine, lock: threading.Lock) -> None:
+        self._engine = engine
+        self._lock = lock
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        score = GaugeMetricFamily(metric_name(names.DRIFTLINE_DRIFT_SCORE, names.DRIFTLINE_DRIFT_SCORE_UNIT),
+                                  "Latest drift statistic per model, signal, method and segment.", labels=_LABEL_NAMES)
+        threshold = GaugeMetricFamily(
+            metric_name(names.DRIFTLINE_DRIFT_THRESHOLD, names.DRIFTLINE_DRIFT_THRESHOLD_UNIT),
+            "Decision threshold in force for the drift score (calibrated at the window size, floored by the "
+            "minimum effect).", labels=_LABEL_NAMES)
+        detected = GaugeMetricFamily(
+            metric_name(names.DRIFTLINE_DRIFT_DETECTED_METRIC, names.DRIFTLINE_DRIFT_DETECTED_METRIC_UNIT),
+            "1 while drift is flagged for the signal (after hysteresis), else 0.", labels=_LABEL_NAMES)
+        with self._lock:
+            readings = self._engine.readings()
+        for reading in readings:
+            key = reading.key
+            labels = [key.model.service, key.model.model, key.model.version, key.model.family, key.signal,
+                      reading.method, key.segment, reading.reference]
+            score.add_metric(labels, reading.score)
+            if reading.threshold == reading.threshold:  # NaN: reported-only statistics have no threshold
+                threshold.add_metric(labels, reading.threshold)
+                detected.add_metric(labels, 1.0 if reading.detected else 0.0)
+        yield score
+        yield threshold
+        yield detected
+
+
+class DriftHook:
+    """The ``drift`` hook: observing by default, enriching when ``enrich: true``."""
+
+    name = HOOK_NAME
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        settings, config = _settings(options)
+        self.engine = DriftEngine(settings, config)
+        self.enriches = bool(options.get("enrich", False))
+        self._lock = threading.Lock()
+        state = options.get("state")
+        self._store = _StateStore(Path(str(state)), str(options.get("name", "traces"))) if state else None
+        interval = options.get("save_interval")
+        self._save_interval = (parse_duration(str(interval)) if interval is not None
+                               else _DEFAULT_SAVE_INTERVAL_S)
+        self._last_save = time.monotonic()
+        self._collector: _DriftCollector | None = None
+        self._registry: Any = None
+        if self._store is not None:
+            saved = self._store.load()
+            if saved is not None:
+                restored = self.engine.restore(saved)
+                _log.info("drift state restored: %d signal monitors", restored)
+
+    def bind(self, telemetry: SelfTelemetry) -> None:
+        """Register the readings on the processor's ``/metrics``."""
+        self._collector = _DriftCollector(self.engine, self._lock)
+        self._registry = telemetry.registry
+        telemetry.registry.register(self._collector)
+
+    def process(self, batch: TraceBatch) -> None:
+        """Feed the batch's spans; when enriching, mark the spans of models with drift flagged."""
+        with self._lock:
+            self.engine.observe(batch.request.resource_spans)
+            if self.enriches and self._enrich(batch):
+                batch.mark_modified()
+        if self._store is not None and time.monotonic() - self._last_save >= self._save_interval:
+            self.save()
+
+    def _enrich(self, batch: TraceBatch) -> bool:
+        changed = False
+        for rs in batch.request.resource_spans:
+            service = str(attributes_dict(rs.resource.attributes).get(names.SERVICE_NAME, ""))
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    key = model_key(attributes_dict(span.attributes), service)
+                    if key is None:
+                        continue
+                    drifted = self.engine.drifted(key)
+                    if not drifted:
+                        continue
+                    flag = span.attributes.add(key=names.DRIFTLINE_DRIFT_DETECTED)
+                    flag.value.bool_value = True
+                    signals = span.attributes.add(key=names.DRIFTLINE_DRIFT_SIGNALS)
+                    for signal in drifted:
+                        signals.value.array_value.values.add().string_value = signal
+                    changed = True
+        return changed
+
+    def save(self) -> None:
+        """Write the engine's state to the SQLite store now."""
+        if self._store is None:
+            return
+        with self._lock:
+            state = self.engine.to_state()
+        self._store.save(state)
+        self._last_save = time.monotonic()
+
+    def close(self) -> None:
+        """Save the state and take the readings off ``/metrics``."""
+        try:
+            self.save()
+        finally:
+            if self._collector is not None and self._registry is not None:
+                self._registry.unregister(self._collector)
+                self._collector = None
+
+
+register_hook(HOOK_NAME, DriftHook)

@@ -1,0 +1,111 @@
+"""The drift hook inside a real processor: model spans in over OTLP/gRPC, drift readings out on /metrics,
+flagged spans enriched on the way to the file exporter, state restored after a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from driftline.instrumentation.ml import _recorder as ml_recorder
+from driftline.instrumentation.ml import observe_model
+from driftline.processors.otlp.json_codec import decode_trace_request
+from driftline.semconv import names
+from tests.processors.service.support import processor, send_grpc
+
+pytestmark = pytest.mark.timeout(120)
+
+CONFIG = """
+receivers:
+  otlp: {protocols: {grpc: {endpoint: 127.0.0.1:0}}}
+processors:
+  driftline:
+    drift: {warmup: 400, window: 200}
+    enrich: true
+    state: ./state/drift.sqlite
+exporters:
+  file: {path: ./out.jsonl, flush_interval: 100ms}
+service:
+  telemetry: {metrics: {address: 127.0.0.1:0}}
+  pipelines: {traces: {receivers: [otlp], processors: [driftline], exporters: [file]}}
+"""
+
+
+def _prediction_requests(amounts: np.ndarray, batch: int = 100) -> list[ExportTraceServiceRequest]:
+    """One prediction span per amount, made by observe_model on a real SDK, encoded as OTLP."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({names.SERVICE_NAME: "risk"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    ml_recorder.configure(tracer_provider=provider)
+    try:
+        @observe_model(name="scorer", version="7", feature_names=["amount"])
+        def score(x: np.ndarray) -> np.ndarray:
+            return (x[:, 0] > 0).astype(float)
+
+        for amount in amounts:
+            score(np.array([[amount]]))
+    finally:
+        ml_recorder.configure()
+    spans = exporter.get_finished_spans()
+    return [encode_spans(spans[i:i + batch]) for i in range(0, len(spans), batch)]
+
+
+async def _send_all(target: str, requests: list[ExportTraceServiceRequest]) -> None:
+    async with grpc.aio.insecure_channel(target) as channel:
+        for request in requests:
+            outcome = await send_grpc(channel, request)
+            assert outcome.accepted, outcome
+
+
+def _labels(signal_name: str, method: str) -> dict[str, str]:
+    return {"service_name": "risk", "driftline_model_name": "scorer", "driftline_model_version": "7",
+            "driftline_drift_signal": signal_name, "driftline_drift_method": method}
+
+
+def test_drift_is_measured_flagged_enriched_and_survives_a_restart(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    feature = names.SIGNAL_FEATURE_PREFIX + "amount"
+    with processor(CONFIG, tmp_path) as proc:
+        # warm-up (400) then two windows of the same distribution
+        asyncio.run(_send_all(proc.grpc_target, _prediction_requests(rng.normal(size=800))))
+        assert proc.metric("driftline_drift_detected", **_labels(feature, names.DRIFT_METHOD_PSI)) == 0.0
+        threshold = proc.metric("driftline_drift_threshold", **_labels(feature, names.DRIFT_METHOD_PSI))
+        assert threshold >= 0.1  # at least the minimum effect
+        assert proc.metric("driftline_drift_score", **_labels(feature, names.DRIFT_METHOD_PSI)) < threshold
+        # the feature moves by 3 sigma: windows flag, hysteresis raises after two of them
+        asyncio.run(_send_all(proc.grpc_target, _prediction_requests(rng.normal(loc=3.0, size=600))))
+        assert proc.metric("driftline_drift_detected", **_labels(feature, names.DRIFT_METHOD_PSI)) == 1.0
+        assert proc.metric("driftline_drift_score", **_labels(feature, names.DRIFT_METHOD_PSI)) > 1.0
+        assert proc.metric("driftline_drift_score", **_labels(feature, names.DRIFT_METHOD_CUSUM)) >= 0.0
+        proc.signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    flagged = []
+    for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines():
+        for rs in decode_trace_request(line).resource_spans:
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    attrs = {kv.key: kv.value for kv in span.attributes}
+                    if names.DRIFTLINE_DRIFT_DETECTED in attrs:
+                        assert attrs[names.DRIFTLINE_DRIFT_DETECTED].bool_value is True
+                        signals = [v.string_value for v in attrs[names.DRIFTLINE_DRIFT_SIGNALS].array_value.values]
+                        flagged.append(signals)
+    assert flagged, "no forwarded span carried the drift verdict"
+    assert all(feature in signals for signals in flagged)
+    assert len(flagged) <= 600  # only spans processed while drift was flagged
+
+    # A restart restores the monitors: readings are back before any new span arrives.
+    with processor(CONFIG, tmp_path, name="restarted") as again:
+        assert again.metric("driftline_drift_detected", **_labels(feature, names.DRIFT_METHOD_PSI)) == 1.0
+        assert again.metric("driftline_drift_threshold", **_labels(feature, names.DRIFT_METHOD_PSI)) == threshold
+        again.signal(signal.SIGTERM)
+        assert again.wait(60) == 0
