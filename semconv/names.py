@@ -124,6 +124,20 @@ DRIFTLINE_DRIFT_DETECTED: Final = 'driftline.drift.detected'
 """Span enrichment: whether drift was flagged for this span's model (service, model, version) when the processor handled the span."""
 DRIFTLINE_DRIFT_SIGNALS: Final = 'driftline.drift.signals'
 """Span enrichment: the signals flagged as drifted for this span's model at that moment (signal names as in the driftline.drift.signal metric attribute)."""
+DRIFTLINE_ALERT_RULE: Final = 'driftline.alert.rule'
+"""Alert log record attribute: the name of the rule that fired (or resolved)."""
+DRIFTLINE_ALERT_SEVERITY: Final = 'driftline.alert.severity'
+"""Alert log record attribute: the rule's severity (info, warning, critical)."""
+DRIFTLINE_ALERT_STATE: Final = 'driftline.alert.state'
+"""Alert log record attribute: firing or resolved."""
+DRIFTLINE_ALERT_METRIC: Final = 'driftline.alert.metric'
+"""Alert log record attribute: the value the rule watches (drift.score, drift.detected)."""
+DRIFTLINE_ALERT_VALUE: Final = 'driftline.alert.value'
+"""Alert log record attribute: the watched value when the alert changed state."""
+DRIFTLINE_ALERT_THRESHOLD: Final = 'driftline.alert.threshold'
+"""Alert log record attribute: the threshold the value was compared with (for baseline-relative rules, baseline times factor)."""
+DRIFTLINE_ALERT_TRACE_IDS: Final = 'driftline.alert.trace_ids'
+"""Alert log record attribute: example trace ids (hex) of spans that contributed to the verdict."""
 DRIFTLINE_LANGCHAIN_RUN_TYPE: Final = 'driftline.langchain.run.type'
 """The kind of LangChain run behind the span (chain, prompt, parser, chat_model, llm, tool, retriever)."""
 DRIFTLINE_LANGGRAPH_NODE: Final = 'driftline.langgraph.node'
@@ -378,6 +392,8 @@ ML_INFERENCE_DURATION_BUCKETS: Final[tuple[float, ...]] = (0.0001, 0.00025, 0.00
 # --- events ------------------------------------------------------------------------------------
 GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS: Final = 'gen_ai.client.inference.operation.details'
 """One log-record event per inference with the content attributes (gen_ai.input.messages, gen_ai.output.messages, gen_ai.system_instructions, gen_ai.tool.definitions), emitted in the span's context when the capture mode includes events."""
+DRIFTLINE_ALERT_EVENT: Final = 'driftline.alert'
+"""One log record per alert state change (firing, resolved), with the driftline.alert.* attributes and the model, signal and segment attributes."""
 
 # --- enumerated values -------------------------------------------------------------------------
 OPERATION_CHAT: Final = 'chat'
@@ -458,6 +474,14 @@ MODEL_FAMILY_LLM: Final = 'llm'
 """A value of ``driftline.model.family``."""
 MODEL_FAMILY_AGENT: Final = 'agent'
 """A value of ``driftline.model.family``."""
+ALERT_STATE_FIRING: Final = 'firing'
+"""A value of ``driftline.alert.state``."""
+ALERT_STATE_RESOLVED: Final = 'resolved'
+"""A value of ``driftline.alert.state``."""
+ALERT_METRIC_DRIFT_SCORE: Final = 'drift.score'
+"""A value of ``driftline.alert.metric``."""
+ALERT_METRIC_DRIFT_DETECTED: Final = 'drift.detected'
+"""A value of ``driftline.alert.metric``."""
 PROVIDER_LANGCHAIN: Final = 'langchain'
 """A value of ``gen_ai.provider.name``."""
 LANGCHAIN_RUN_CHAIN: Final = 'chain'
@@ -598,6 +622,13 @@ ATTRIBUTE_NAMES: Final[frozenset[str]] = frozenset({
     DRIFTLINE_INVOCATION_RESULT,
     DRIFTLINE_DRIFT_DETECTED,
     DRIFTLINE_DRIFT_SIGNALS,
+    DRIFTLINE_ALERT_RULE,
+    DRIFTLINE_ALERT_SEVERITY,
+    DRIFTLINE_ALERT_STATE,
+    DRIFTLINE_ALERT_METRIC,
+    DRIFTLINE_ALERT_VALUE,
+    DRIFTLINE_ALERT_THRESHOLD,
+    DRIFTLINE_ALERT_TRACE_IDS,
     DRIFTLINE_LANGCHAIN_RUN_TYPE,
     DRIFTLINE_LANGGRAPH_NODE,
     MCP_METHOD_NAME,

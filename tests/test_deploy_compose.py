@@ -187,6 +187,46 @@ def test_promtool_accepts_prometheus_yml() -> None:
     assert "SUCCESS" in run.stdout + run.stderr
 
 
+ALERT_RULES = COMPOSE_DIR / "driftline-alerts.yml"
+
+
+def test_alert_rules_file_is_generated_from_the_builtin_rules_and_loaded_by_prometheus() -> None:
+    from driftline.processors.analysis.alerts import parse_rules
+    from driftline.processors.analysis.promrules import render
+
+    assert ALERT_RULES.read_text(encoding="utf-8") == render(parse_rules(None)), (
+        "regenerate it: python -m driftline.processors.analysis.promrules > deploy/compose/driftline-alerts.yml")
+    assert _yaml(PROMETHEUS_CONFIG)["rule_files"] == ["driftline-alerts.yml"]
+    prometheus = _yaml(COMPOSE_FILE)["services"]["prometheus"]
+    assert _mounts(prometheus)["/etc/prometheus/driftline-alerts.yml"] == "./driftline-alerts.yml"
+    [group] = _yaml(ALERT_RULES)["groups"]
+    [rule] = group["rules"]
+    assert rule["alert"] == "drift-detected"
+    assert (rule["for"], rule["keep_firing_for"], rule["labels"]) == ("5m", "10m", {"severity": "warning"})
+
+
+def test_promtool_accepts_generated_alert_rules(tmp_path: Path) -> None:
+    from driftline.processors.analysis.alerts import parse_rules
+    from driftline.processors.analysis.promrules import render
+
+    promtool = _require_promtool()
+    custom = parse_rules([
+        {"name": "eu-amount", "metric": "drift.score", "model": "fraud-*", "signal": "feature.amount",
+         "segment": "region=eu", "method": "psi", "above": 0.25, "for": "10m", "severity": "critical"},
+        {"name": "score-doubled", "metric": "drift.score", "above_baseline": 2, "for": 0},
+    ])
+    path = tmp_path / "rules.yml"
+    path.write_text(render(custom), encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    assert 'driftline_model_name=~"fraud-.*"' in text
+    assert 'driftline_segment=~"region=eu"' in text
+    assert "offset 1d" in text
+    for rules_file in (path, ALERT_RULES):
+        run = subprocess.run([promtool, "check", "rules", str(rules_file)], capture_output=True, text=True,
+                             timeout=60, stdin=subprocess.DEVNULL)
+        assert run.returncode == 0, run.stdout + run.stderr
+
+
 def test_promtool_accepts_every_dashboard_query(tmp_path: Path) -> None:
     promtool = _require_promtool()
     # Grafana's $__rate_interval is not PromQL: substitute a range, then let promtool parse each query as a rule.

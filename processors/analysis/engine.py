@@ -16,6 +16,7 @@ import numpy as np
 
 from driftline.semconv import names
 
+from .alerts import AlertInput
 from .calibration import ThresholdCache
 from .monitor import DriftEvent, DriftSettings, Kind, SignalMonitor
 from .signals import ModelKey, SignalConfig, SignalExtractor, SignalKey
@@ -24,6 +25,9 @@ __all__ = ["DriftEngine", "DriftReading"]
 
 _STATE_VERSION = 1
 _RECENT_EVENTS = 1000
+_DECIDING = {"psi": names.DRIFT_METHOD_PSI, "js_distance": names.DRIFT_METHOD_JS,
+             "hellinger": names.DRIFT_METHOD_HELLINGER}
+"""Method label of each deciding statistic (DriftSettings.statistic)."""
 
 
 @dataclass(frozen=True)
@@ -95,8 +99,7 @@ class DriftEngine:
     def readings(self) -> list[DriftReading]:
         """One reading per monitor and method it has a score for (ready monitors only)."""
         out: list[DriftReading] = []
-        deciding = {"psi": names.DRIFT_METHOD_PSI, "js_distance": names.DRIFT_METHOD_JS,
-                    "hellinger": names.DRIFT_METHOD_HELLINGER}[self.settings.statistic]
+        deciding = _DECIDING[self.settings.statistic]
         for key, monitor in self._monitors.items():
             if not monitor.ready:
                 continue
@@ -108,6 +111,31 @@ class DriftEngine:
                 else:
                     threshold = float("nan")
                 out.append(DriftReading(key, method, score, threshold, monitor.detected, monitor.reference_source))
+        return out
+
+    def alert_inputs(self, examples: int = 5) -> list[AlertInput]:
+        """The series the alert rules watch: ``drift.detected`` per signal (labelled with the deciding
+        method) and ``drift.score`` per signal and method, each with up to ``examples`` recent trace
+        ids (hex) of flagged verdicts."""
+        traces: dict[SignalKey, list[str]] = {}
+        for key, event in reversed(self.recent):
+            if event.flagged and event.trace_id:
+                ids = traces.setdefault(key, [])
+                hexed = event.trace_id.hex()
+                if len(ids) < examples and hexed not in ids:
+                    ids.append(hexed)
+        deciding = _DECIDING[self.settings.statistic]
+        out: list[AlertInput] = []
+        for reading in self.readings():
+            key = reading.key
+            labels = {"service": key.model.service, "model": key.model.model, "version": key.model.version,
+                      "family": key.model.family, "signal": key.signal, "segment": key.segment,
+                      "method": reading.method}
+            trace_ids = tuple(traces.get(key, ()))
+            out.append(AlertInput(names.ALERT_METRIC_DRIFT_SCORE, labels, reading.score, reading.threshold, trace_ids))
+            if reading.method == deciding:
+                out.append(AlertInput(names.ALERT_METRIC_DRIFT_DETECTED, labels, 1.0 if reading.detected else 0.0,
+                                      reading.threshold, trace_ids))
         return out
 
     # -- state --------------------------------------------------------------------------------------

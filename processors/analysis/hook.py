@@ -11,6 +11,11 @@ analysis with warm-up baselines on every model, LLM and agent it sees)::
       enrich: false            # true: flagged models' spans carry driftline.drift.detected/.signals
       state:  ./driftline-data/drift-state.sqlite   # absent: state in memory only
       save_interval: 60s
+      alerts:                  # see driftline.processors.analysis.alerts for the rule keys
+        rules: [{name: feature-drift, metric: drift.detected, signal: "feature.*", above: 0.5, for: 5m}]
+        webhook: {url: "https://hooks.example/driftline", headers: {...}, timeout: 5s}
+        otlp: {endpoint: "http://collector:4318", headers: {...}}   # alerts as OTLP log records
+        evaluate_interval: 1s
 
 Readings are exported on the processor's ``/metrics`` as ``driftline_drift_score``,
 ``driftline_drift_threshold`` and ``driftline_drift_detected`` (one series per model, signal,
@@ -40,8 +45,10 @@ from driftline.processors.pipeline.batch import TraceBatch
 from driftline.processors.telemetry import SelfTelemetry
 from driftline.semconv import names
 
+from .alerts import Alert, AlertEvaluator, parse_rules
 from .engine import DriftEngine
 from .monitor import DriftSettings
+from .notify import AlertDispatcher, OtlpLogSink, Sink, WebhookSink
 from .signals import SignalConfig, model_key
 
 __all__ = ["HOOK_NAME", "DriftHook"]
@@ -134,6 +141,20 @@ class _DriftCollector(Collector):
         yield detected
 
 
+def _sinks(alerts: Mapping[str, Any]) -> list[Sink]:
+    sinks: list[Sink] = []
+    for key, make in (("webhook", WebhookSink), ("otlp", OtlpLogSink)):
+        section = alerts.get(key)
+        if not section:
+            continue
+        target = section.get("url" if key == "webhook" else "endpoint")
+        if not target:
+            raise ValueError(f"driftline.alerts.{key}: set {'url' if key == 'webhook' else 'endpoint'}")
+        timeout = parse_duration(str(section["timeout"])) if section.get("timeout") is not None else 5.0
+        sinks.append(make(str(target), {str(k): str(v) for k, v in (section.get("headers") or {}).items()}, timeout))
+    return sinks
+
+
 class DriftHook:
     """The ``drift`` hook: observing by default, enriching when ``enrich: true``."""
 
@@ -150,6 +171,14 @@ class DriftHook:
         self._save_interval = (parse_duration(str(interval)) if interval is not None
                                else _DEFAULT_SAVE_INTERVAL_S)
         self._last_save = time.monotonic()
+        alerts = dict(options.get("alerts") or {})
+        self.alerts = AlertEvaluator(parse_rules(alerts.get("rules")))
+        self.dispatcher = AlertDispatcher(_sinks(alerts))
+        interval = alerts.get("evaluate_interval")
+        self._evaluate_interval = parse_duration(str(interval)) if interval is not None else 1.0
+        self._last_evaluation = -float("inf")
+        self.fired: list[Alert] = []
+        """Every alert state change so far (bounded: the latest 1000)."""
         self._collector: _DriftCollector | None = None
         self._registry: Any = None
         if self._store is not None:
@@ -170,8 +199,24 @@ class DriftHook:
             self.engine.observe(batch.request.resource_spans)
             if self.enriches and self._enrich(batch):
                 batch.mark_modified()
-        if self._store is not None and time.monotonic() - self._last_save >= self._save_interval:
+        now = time.monotonic()
+        if now - self._last_evaluation >= self._evaluate_interval:
+            self._last_evaluation = now
+            self.evaluate_alerts()
+        if self._store is not None and now - self._last_save >= self._save_interval:
             self.save()
+
+    def evaluate_alerts(self) -> list[Alert]:
+        """Run the alert rules over the current readings; log and dispatch the state changes."""
+        with self._lock:
+            inputs = self.engine.alert_inputs()
+        changes = self.alerts.evaluate(inputs)
+        for alert in changes:
+            _log.warning("%s", alert.summary())
+        if changes:
+            self.fired = (self.fired + changes)[-1000:]
+            self.dispatcher.submit(changes)
+        return changes
 
     def _enrich(self, batch: TraceBatch) -> bool:
         changed = False
@@ -203,8 +248,9 @@ class DriftHook:
         self._last_save = time.monotonic()
 
     def close(self) -> None:
-        """Save the state and take the readings off ``/metrics``."""
+        """Deliver queued alerts, save the state and take the readings off ``/metrics``."""
         try:
+            self.dispatcher.close()
             self.save()
         finally:
             if self._collector is not None and self._registry is not None:
