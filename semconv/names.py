@@ -312,6 +312,8 @@ DRIFTLINE_DRIFT_SCORE: Final = 'driftline.drift.score'
 """Latest drift statistic per (service.name, ml.model.name or gen_ai.request.model, version, driftline.drift.signal, driftline.drift.method, driftline.segment). For cusum, the statistic divided by its decision interval (1 = alarm)."""
 DRIFTLINE_DRIFT_THRESHOLD: Final = 'driftline.drift.threshold'
 """The decision threshold in force for driftline.drift.score (the larger of the null-calibrated threshold at the window size and the minimum effect size)."""
+DRIFTLINE_DRIFT_ALARMS: Final = 'driftline.drift.alarms'
+"""Flagged verdicts (windows over threshold, change-detector alarms) per model, signal, method and segment; in OpenMetrics each carries an exemplar with the trace id of a flagged span."""
 DRIFTLINE_DRIFT_DETECTED_METRIC: Final = 'driftline.drift.detected'
 """1 while drift is flagged (after hysteresis) for the same label set as driftline.drift.score, else 0."""
 ML_INFERENCE_DURATION: Final = 'ml.inference.duration'
@@ -384,6 +386,8 @@ DRIFTLINE_DRIFT_SCORE_UNIT: Final = '{score}'
 DRIFTLINE_DRIFT_SCORE_BUCKETS: Final[tuple[float, ...]] = ()
 DRIFTLINE_DRIFT_THRESHOLD_UNIT: Final = '{score}'
 DRIFTLINE_DRIFT_THRESHOLD_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_DRIFT_ALARMS_UNIT: Final = '{alarm}'
+DRIFTLINE_DRIFT_ALARMS_BUCKETS: Final[tuple[float, ...]] = ()
 DRIFTLINE_DRIFT_DETECTED_METRIC_UNIT: Final = '{flag}'
 DRIFTLINE_DRIFT_DETECTED_METRIC_BUCKETS: Final[tuple[float, ...]] = ()
 ML_INFERENCE_DURATION_UNIT: Final = 's'

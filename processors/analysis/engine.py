@@ -55,6 +55,8 @@ class DriftEngine:
         """The latest verdicts (windows closed and change alarms), oldest first."""
         self.spans = 0
         self.overflow = 0
+        self.alarms: dict[tuple[SignalKey, str], tuple[int, bytes | None, float]] = {}
+        """Per (signal key, method): flagged verdicts so far, the last one's trace id and score."""
         self.mismatched = 0
         """Values dropped because their signal had been numeric and turned categorical (or back)."""
 
@@ -83,6 +85,10 @@ class DriftEngine:
                 continue
             events += [(key, e) for e in monitor.update_many(labels, observations.trace_ids.get(key))]
         self.recent.extend(events)
+        for key, event in events:
+            if event.flagged:
+                count, _, _ = self.alarms.get((key, event.method), (0, None, 0.0))
+                self.alarms[(key, event.method)] = (count + 1, event.trace_id, event.score)
         return events
 
     def _monitor(self, key: SignalKey, kind: Kind) -> SignalMonitor | None:

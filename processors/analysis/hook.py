@@ -16,6 +16,7 @@ analysis with warm-up baselines on every model, LLM and agent it sees)::
         webhook: {url: "https://hooks.example/driftline", headers: {...}, timeout: 5s}
         otlp: {endpoint: "http://collector:4318", headers: {...}}   # alerts as OTLP log records
         evaluate_interval: 1s
+      metrics_otlp: {endpoint: "http://collector:4318", interval: 15s}   # readings also pushed as OTLP
 
 Readings are exported on the processor's ``/metrics`` as ``driftline_drift_score``,
 ``driftline_drift_threshold`` and ``driftline_drift_detected`` (one series per model, signal,
@@ -34,7 +35,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, Exemplar, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from driftline.processors.config.durations import parse_duration
@@ -49,6 +50,7 @@ from .alerts import Alert, AlertEvaluator, parse_rules
 from .engine import DriftEngine
 from .monitor import DriftSettings
 from .notify import AlertDispatcher, OtlpLogSink, Sink, WebhookSink
+from .otlp_metrics import MetricsPusher, drift_metrics_request
 from .signals import SignalConfig, model_key
 
 __all__ = ["HOOK_NAME", "DriftHook"]
@@ -116,7 +118,7 @@ class _DriftCollector(Collector):
         self._engine = engine
         self._lock = lock
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         score = GaugeMetricFamily(metric_name(names.DRIFTLINE_DRIFT_SCORE, names.DRIFTLINE_DRIFT_SCORE_UNIT),
                                   "Latest drift statistic per model, signal, method and segment.", labels=_LABEL_NAMES)
         threshold = GaugeMetricFamily(
@@ -126,8 +128,19 @@ class _DriftCollector(Collector):
         detected = GaugeMetricFamily(
             metric_name(names.DRIFTLINE_DRIFT_DETECTED_METRIC, names.DRIFTLINE_DRIFT_DETECTED_METRIC_UNIT),
             "1 while drift is flagged for the signal (after hysteresis), else 0.", labels=_LABEL_NAMES)
+        alarms = CounterMetricFamily(
+            metric_name(names.DRIFTLINE_DRIFT_ALARMS, names.DRIFTLINE_DRIFT_ALARMS_UNIT),
+            "Flagged verdicts per model, signal, method and segment (exemplar: a flagged span's trace id).",
+            labels=_LABEL_NAMES)
         with self._lock:
             readings = self._engine.readings()
+            counts = dict(self._engine.alarms)
+            sources = {key: monitor.reference_source for key, monitor in self._engine.monitors.items()}
+        for (key, method), (count, trace_id, last_score) in counts.items():
+            labels = [key.model.service, key.model.model, key.model.version, key.model.family, key.signal,
+                      method, key.segment, sources.get(key, "")]
+            exemplar = Exemplar({"trace_id": trace_id.hex()}, last_score) if trace_id else None
+            alarms.add_metric(labels, count, exemplar=exemplar)
         for reading in readings:
             key = reading.key
             labels = [key.model.service, key.model.model, key.model.version, key.model.family, key.signal,
@@ -139,6 +152,7 @@ class _DriftCollector(Collector):
         yield score
         yield threshold
         yield detected
+        yield alarms
 
 
 def _sinks(alerts: Mapping[str, Any]) -> list[Sink]:
@@ -179,6 +193,15 @@ class DriftHook:
         self._last_evaluation = -float("inf")
         self.fired: list[Alert] = []
         """Every alert state change so far (bounded: the latest 1000)."""
+        self._started_ns = time.time_ns()
+        self.pusher: MetricsPusher | None = None
+        otlp = dict(options.get("metrics_otlp") or {})
+        if otlp:
+            if not otlp.get("endpoint"):
+                raise ValueError("driftline.metrics_otlp: set endpoint (an OTLP/HTTP base URL)")
+            self.pusher = MetricsPusher(self._metrics_request, str(otlp["endpoint"]),
+                                        parse_duration(str(otlp.get("interval", "15s"))),
+                                        {str(k): str(v) for k, v in (otlp.get("headers") or {}).items()})
         self._collector: _DriftCollector | None = None
         self._registry: Any = None
         if self._store is not None:
@@ -238,6 +261,10 @@ class DriftHook:
                     changed = True
         return changed
 
+    def _metrics_request(self) -> Any:
+        with self._lock:
+            return drift_metrics_request(self.engine, self._started_ns)
+
     def save(self) -> None:
         """Write the engine's state to the SQLite store now."""
         if self._store is None:
@@ -251,6 +278,8 @@ class DriftHook:
         """Deliver queued alerts, save the state and take the readings off ``/metrics``."""
         try:
             self.dispatcher.close()
+            if self.pusher is not None:
+                self.pusher.close()
             self.save()
         finally:
             if self._collector is not None and self._registry is not None:

@@ -26,7 +26,7 @@ from driftline.semconv import names
 
 from .alerts import Alert
 
-__all__ = ["AlertDispatcher", "OtlpLogSink", "Sink", "WebhookSink", "alert_log_request"]
+__all__ = ["AlertDispatcher", "DeliveryError", "OtlpLogSink", "Sink", "WebhookSink", "alert_log_request", "http_post"]
 
 _log = logging.getLogger(__name__)
 
@@ -57,7 +57,8 @@ class DeliveryError(Exception):
         self.retryable = retryable
 
 
-def _post(url: str, body: bytes, content_type: str, headers: Mapping[str, str], timeout: float) -> None:
+def http_post(url: str, body: bytes, content_type: str, headers: Mapping[str, str], timeout: float) -> None:
+    """POST ``body``; raise :class:`DeliveryError` (retryable for 429, 5xx and connection errors)."""
     request = urllib.request.Request(url, data=body, method="POST",
                                      headers={**headers, "Content-Type": content_type})
     try:
@@ -96,7 +97,7 @@ class WebhookSink:
 
     def send(self, alerts: Sequence[Alert]) -> None:
         """Deliver one batch of alerts."""
-        _post(self.url, json.dumps(alert_payload(alerts), allow_nan=False, default=str).encode(),
+        http_post(self.url, json.dumps(alert_payload(alerts), allow_nan=False, default=str).encode(),
               "application/json", self.headers, self.timeout)
 
 
@@ -153,7 +154,7 @@ class OtlpLogSink:
 
     def send(self, alerts: Sequence[Alert]) -> None:
         """Deliver one batch of alerts."""
-        _post(self.url, alert_log_request(alerts).SerializeToString(), "application/x-protobuf", self.headers,
+        http_post(self.url, alert_log_request(alerts).SerializeToString(), "application/x-protobuf", self.headers,
               self.timeout)
 
 

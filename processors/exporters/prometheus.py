@@ -89,8 +89,9 @@ class PrometheusExporter:
             self.bound = self._server.bound
         self._accepting = True
 
-    def render(self) -> tuple[bytes, str]:
-        """The exposition of this exporter's own listener."""
+    def render(self, openmetrics: bool = False) -> tuple[bytes, str]:
+        """The exposition of this exporter's own listener (classic text format; ``openmetrics`` is not
+        used: the translated series carry no exemplars)."""
         assert self._registry is not None
         return generate_latest(self._registry), CONTENT_TYPE_LATEST
 

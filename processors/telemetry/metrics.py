@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_CONTENT_TYPE
+from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 
 from driftline.processors.config.model import Signal
 from driftline.semconv import names
@@ -193,6 +195,8 @@ class SelfTelemetry:
                     total += sample.value
         return total
 
-    def render(self) -> tuple[bytes, str]:
-        """The Prometheus text exposition and its content type."""
+    def render(self, openmetrics: bool = False) -> tuple[bytes, str]:
+        """The Prometheus text exposition and its content type, or OpenMetrics (with exemplars) when asked."""
+        if openmetrics:
+            return openmetrics_latest(self.registry), OPENMETRICS_CONTENT_TYPE  # type: ignore[no-untyped-call]
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -13,12 +13,14 @@ __all__ = ["Exposition", "MetricsServer"]
 
 _log = logging.getLogger(__name__)
 
+_OPENMETRICS = "application/openmetrics-text"
+
 
 class Exposition(Protocol):
     """What can be scraped: the self-telemetry, or a ``prometheus`` exporter's series."""
 
-    def render(self) -> tuple[bytes, str]:
-        """The exposition body and its content type."""
+    def render(self, openmetrics: bool = False) -> tuple[bytes, str]:
+        """The exposition body and its content type (OpenMetrics when asked: it carries exemplars)."""
         ...
 
 
@@ -58,7 +60,8 @@ class MetricsServer:
         self.bound = HostPort(self._address.host, port)
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        body, content_type = self._telemetry.render()
+        # Prometheus asks for OpenMetrics first; only that format carries exemplars (trace ids).
+        body, content_type = self._telemetry.render(_OPENMETRICS in request.headers.get("Accept", ""))
         response = web.Response(body=body)
         response.headers["Content-Type"] = content_type
         return response

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from driftline.processors.analysis.alerts import AlertEvaluator, AlertInput, parse_rules
 from driftline.processors.analysis.notify import AlertDispatcher, OtlpLogSink, WebhookSink
@@ -194,6 +195,7 @@ processors:
       rules: [{{name: amount-drift, metric: drift.detected, signal: "feature.*", above: 0.5, for: 0s}}]
       webhook: {{url: "{hook.url}/alerts"}}
       evaluate_interval: 0s
+    metrics_otlp: {{endpoint: "{hook.url}", interval: 1h}}
 exporters:
   debug: {{verbosity: basic}}
 service:
@@ -209,6 +211,28 @@ service:
             line = proc.wait_for_log("firing warning alert amount-drift", 30)
             proc.signal(signal.SIGTERM)
             assert proc.wait(60) == 0
+        # at shutdown the readings are pushed once more as OTLP metrics (the interval is an hour)
+        [metrics_body] = [b for p, _, b in hook.wait_for(2) if p == "/v1/metrics"]
+        pushed = ExportMetricsServiceRequest()
+        pushed.ParseFromString(metrics_body)
+        by_name = {m.name: m for m in pushed.resource_metrics[0].scope_metrics[0].metrics}
+
+        def amount_psi(metric: Any) -> list[Any]:
+            wanted = {names.DRIFTLINE_DRIFT_METHOD: "psi", names.DRIFTLINE_DRIFT_SIGNAL: "feature.amount"}
+            return [pt for pt in metric.data_points
+                    if wanted.items() <= {kv.key: kv.value.string_value for kv in pt.attributes}.items()]
+
+        [score] = amount_psi(by_name[names.DRIFTLINE_DRIFT_SCORE].gauge)
+        assert score.as_double > 1.0
+        [exemplar] = score.exemplars                       # the trace id of the latest flagged span
+        assert len(exemplar.trace_id) == 16
+        assert exemplar.trace_id != bytes(16)
+        [detected] = amount_psi(by_name[names.DRIFTLINE_DRIFT_DETECTED_METRIC].gauge)
+        assert detected.as_double == 1.0
+        [alarms] = amount_psi(by_name[names.DRIFTLINE_DRIFT_ALARMS].sum)
+        assert alarms.as_int >= 2
+        assert alarms.exemplars[0].trace_id == exemplar.trace_id
+        assert by_name[names.DRIFTLINE_DRIFT_ALARMS].sum.is_monotonic
         assert path == "/alerts"
         [alert] = json.loads(body)["alerts"]
         assert alert["labels"]["model"] == "scorer"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import urllib.request
 from pathlib import Path
 
 import grpc
@@ -16,6 +17,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 
 from driftline.instrumentation.ml import _recorder as ml_recorder
 from driftline.instrumentation.ml import observe_model
@@ -83,10 +85,25 @@ def test_drift_is_measured_flagged_enriched_and_survives_a_restart(tmp_path: Pat
         assert threshold >= 0.1  # at least the minimum effect
         assert proc.metric("driftline_drift_score", **_labels(feature, names.DRIFT_METHOD_PSI)) < threshold
         # the feature moves by 3 sigma: windows flag, hysteresis raises after two of them
-        asyncio.run(_send_all(proc.grpc_target, _prediction_requests(rng.normal(loc=3.0, size=600))))
+        shifted = _prediction_requests(rng.normal(loc=3.0, size=600))
+        sent_trace_ids = {span.trace_id.hex() for request in shifted for rs in request.resource_spans
+                          for ss in rs.scope_spans for span in ss.spans}
+        asyncio.run(_send_all(proc.grpc_target, shifted))
         assert proc.metric("driftline_drift_detected", **_labels(feature, names.DRIFT_METHOD_PSI)) == 1.0
         assert proc.metric("driftline_drift_score", **_labels(feature, names.DRIFT_METHOD_PSI)) > 1.0
         assert proc.metric("driftline_drift_score", **_labels(feature, names.DRIFT_METHOD_CUSUM)) >= 0.0
+        # OpenMetrics (what Prometheus asks for) carries a flagged span's trace id as an exemplar
+        assert proc.metrics_url is not None
+        scrape = urllib.request.Request(proc.metrics_url, headers={"Accept": "application/openmetrics-text"})
+        with urllib.request.urlopen(scrape, timeout=10) as response:
+            assert response.headers["Content-Type"].startswith("application/openmetrics-text")
+            text = response.read().decode()
+        [alarms] = [s for f in openmetrics_families(text) for s in f.samples
+                    if s.name == "driftline_drift_alarms_total" and s.labels["driftline_drift_signal"] == feature
+                    and s.labels["driftline_drift_method"] == names.DRIFT_METHOD_PSI]
+        assert alarms.value >= 2
+        assert alarms.exemplar is not None
+        assert alarms.exemplar.labels["trace_id"] in sent_trace_ids
         proc.signal(signal.SIGTERM)
         assert proc.wait(60) == 0
     flagged = []
