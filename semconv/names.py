@@ -138,6 +138,8 @@ DRIFTLINE_ALERT_THRESHOLD: Final = 'driftline.alert.threshold'
 """Alert log record attribute: the threshold the value was compared with (for baseline-relative rules, baseline times factor)."""
 DRIFTLINE_ALERT_TRACE_IDS: Final = 'driftline.alert.trace_ids'
 """Alert log record attribute: example trace ids (hex) of spans that contributed to the verdict."""
+DRIFTLINE_EMBEDDING: Final = 'driftline.embedding'
+"""Optional: an embedding vector describing the span's input (e.g. of the prompt, computed off the request path by the application); the processor tracks embedding drift on it (centroid distance and an MMD test)."""
 DRIFTLINE_LANGCHAIN_RUN_TYPE: Final = 'driftline.langchain.run.type'
 """The kind of LangChain run behind the span (chain, prompt, parser, chat_model, llm, tool, retriever)."""
 DRIFTLINE_LANGGRAPH_NODE: Final = 'driftline.langgraph.node'
@@ -456,6 +458,10 @@ DRIFT_METHOD_CHI2: Final = 'chi2'
 """A value of ``driftline.drift.method``."""
 DRIFT_METHOD_CUSUM: Final = 'cusum'
 """A value of ``driftline.drift.method``."""
+DRIFT_METHOD_CENTROID: Final = 'centroid'
+"""A value of ``driftline.drift.method``."""
+DRIFT_METHOD_MMD: Final = 'mmd'
+"""A value of ``driftline.drift.method``."""
 DRIFT_REFERENCE_BASELINE: Final = 'baseline'
 """A value of ``driftline.drift.reference``."""
 DRIFT_REFERENCE_WARMUP: Final = 'warmup'
@@ -633,6 +639,7 @@ ATTRIBUTE_NAMES: Final[frozenset[str]] = frozenset({
     DRIFTLINE_ALERT_VALUE,
     DRIFTLINE_ALERT_THRESHOLD,
     DRIFTLINE_ALERT_TRACE_IDS,
+    DRIFTLINE_EMBEDDING,
     DRIFTLINE_LANGCHAIN_RUN_TYPE,
     DRIFTLINE_LANGGRAPH_NODE,
     MCP_METHOD_NAME,

@@ -18,6 +18,7 @@ from driftline.semconv import names
 
 from .alerts import AlertInput
 from .calibration import ThresholdCache
+from .embedding import EmbeddingMonitor, EmbeddingSettings
 from .monitor import DriftEvent, DriftSettings, Kind, SignalMonitor
 from .signals import ModelKey, SignalConfig, SignalExtractor, SignalKey
 
@@ -46,11 +47,12 @@ class DriftEngine:
     """Signal extraction plus a monitor per signal key; state saved and restored as JSON-able data."""
 
     def __init__(self, settings: DriftSettings | None = None, signals: SignalConfig | None = None,
-                 thresholds: ThresholdCache | None = None) -> None:
+                 thresholds: ThresholdCache | None = None, embeddings: EmbeddingSettings | None = None) -> None:
         self.settings = settings or DriftSettings()
+        self.embedding_settings = embeddings or EmbeddingSettings()
         self.extractor = SignalExtractor(signals)
         self._thresholds = thresholds or ThresholdCache()
-        self._monitors: dict[SignalKey, SignalMonitor] = {}
+        self._monitors: dict[SignalKey, SignalMonitor | EmbeddingMonitor] = {}
         self.recent: deque[tuple[SignalKey, DriftEvent]] = deque(maxlen=_RECENT_EVENTS)
         """The latest verdicts (windows closed and change alarms), oldest first."""
         self.spans = 0
@@ -61,7 +63,7 @@ class DriftEngine:
         """Values dropped because their signal had been numeric and turned categorical (or back)."""
 
     @property
-    def monitors(self) -> Mapping[SignalKey, SignalMonitor]:
+    def monitors(self) -> Mapping[SignalKey, SignalMonitor | EmbeddingMonitor]:
         """The monitor of every signal key seen."""
         return self._monitors
 
@@ -84,6 +86,14 @@ class DriftEngine:
                 self.mismatched += len(labels)
                 continue
             events += [(key, e) for e in monitor.update_many(labels, observations.trace_ids.get(key))]
+        for key, vectors in observations.vectors.items():
+            embedding = self._monitors.get(key)
+            if embedding is None:
+                embedding = self._monitors[key] = EmbeddingMonitor(self.embedding_settings)
+            if not isinstance(embedding, EmbeddingMonitor):
+                self.mismatched += len(vectors)
+                continue
+            events += [(key, e) for e in embedding.update_many(vectors, observations.trace_ids.get(key))]
         self.recent.extend(events)
         for key, event in events:
             if event.flagged:
@@ -95,7 +105,7 @@ class DriftEngine:
         monitor = self._monitors.get(key)
         if monitor is None:
             monitor = self._monitors[key] = SignalMonitor(kind, self.settings, self._thresholds)
-        return monitor if monitor.kind == kind else None
+        return monitor if isinstance(monitor, SignalMonitor) and monitor.kind == kind else None
 
     def drifted(self, model: ModelKey, segment: str = "") -> list[str]:
         """The signals of ``model`` (in ``segment``) flagged as drifted now, sorted."""
@@ -110,7 +120,7 @@ class DriftEngine:
             if not monitor.ready:
                 continue
             for method, score in monitor.scores.items():
-                if method == deciding:
+                if method == deciding or method == names.DRIFT_METHOD_CENTROID:
                     threshold = monitor.threshold
                 elif method == names.DRIFT_METHOD_CUSUM:
                     threshold = 1.0
@@ -139,7 +149,7 @@ class DriftEngine:
                       "method": reading.method}
             trace_ids = tuple(traces.get(key, ()))
             out.append(AlertInput(names.ALERT_METRIC_DRIFT_SCORE, labels, reading.score, reading.threshold, trace_ids))
-            if reading.method == deciding:
+            if reading.method in (deciding, names.DRIFT_METHOD_CENTROID):
                 out.append(AlertInput(names.ALERT_METRIC_DRIFT_DETECTED, labels, 1.0 if reading.detected else 0.0,
                                       reading.threshold, trace_ids))
         return out
@@ -168,6 +178,9 @@ class DriftEngine:
                             entry["signal"], entry["segment"])
             if not self.extractor.admit(key):
                 continue
-            self._monitors[key] = SignalMonitor.from_state(entry["state"], self.settings, self._thresholds)
+            saved = entry["state"]
+            self._monitors[key] = (EmbeddingMonitor.from_state(saved, self.embedding_settings)
+                                   if saved.get("kind") == EmbeddingMonitor.kind
+                                   else SignalMonitor.from_state(saved, self.settings, self._thresholds))
             loaded += 1
         return loaded

@@ -7,7 +7,8 @@ analysis with warm-up baselines on every model, LLM and agent it sees)::
       drift:   {warmup: 2000, window: 500, alpha: 0.01, statistic: psi, bins: 10, top_k: 20,
                 raise_after: 2, clear_after: 3, change_detector: true}
       signals: {numeric_attributes: [...], categorical_attributes: [...], segments: [app.tier],
-                max_keys: 10000}
+                embedding_attributes: [driftline.embedding], max_keys: 10000}
+      embeddings: {dims: 64, reference_size: 1000, window: 200, alpha: 0.01, mmd_sample: 200}
       enrich: false            # true: flagged models' spans carry driftline.drift.detected/.signals
       state:  ./driftline-data/drift-state.sqlite   # absent: state in memory only
       save_interval: 60s
@@ -47,6 +48,7 @@ from driftline.processors.telemetry import SelfTelemetry
 from driftline.semconv import names
 
 from .alerts import Alert, AlertEvaluator, parse_rules
+from .embedding import EmbeddingSettings
 from .engine import DriftEngine
 from .monitor import DriftSettings
 from .notify import AlertDispatcher, OtlpLogSink, Sink, WebhookSink
@@ -66,6 +68,15 @@ _LABELS = (names.SERVICE_NAME, names.DRIFTLINE_MODEL_NAME, names.DRIFTLINE_MODEL
 _LABEL_NAMES = [label_name(key) for key in _LABELS]
 
 
+def _embedding_settings(options: Mapping[str, Any]) -> EmbeddingSettings:
+    raw = dict(options.get("embeddings") or {})
+    allowed = set(EmbeddingSettings.__dataclass_fields__)
+    unknown = set(raw) - allowed
+    if unknown:
+        raise ValueError(f"driftline.embeddings: unknown keys {sorted(unknown)}; known: {sorted(allowed)}")
+    return EmbeddingSettings(**raw)
+
+
 def _settings(options: Mapping[str, Any]) -> tuple[DriftSettings, SignalConfig]:
     drift = dict(options.get("drift") or {})
     signals = dict(options.get("signals") or {})
@@ -78,6 +89,7 @@ def _settings(options: Mapping[str, Any]) -> tuple[DriftSettings, SignalConfig]:
         numeric_attributes=tuple(signals.get("numeric_attributes", ())),
         categorical_attributes=tuple(signals.get("categorical_attributes", ())),
         segments=tuple(signals.get("segments", ())),
+        embedding_attributes=tuple(signals.get("embedding_attributes", SignalConfig.embedding_attributes)),
         signals=frozenset(signals["track"]) if signals.get("track") else None,
         max_keys=int(signals.get("max_keys", SignalConfig.max_keys)),
     )
@@ -176,7 +188,7 @@ class DriftHook:
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         settings, config = _settings(options)
-        self.engine = DriftEngine(settings, config)
+        self.engine = DriftEngine(settings, config, embeddings=_embedding_settings(options))
         self.enriches = bool(options.get("enrich", False))
         self._lock = threading.Lock()
         state = options.get("state")

@@ -82,6 +82,7 @@ class SignalConfig:
     numeric_attributes: tuple[str, ...] = ()
     categorical_attributes: tuple[str, ...] = ()
     segments: tuple[str, ...] = ()
+    embedding_attributes: tuple[str, ...] = (names.DRIFTLINE_EMBEDDING,)
     signals: frozenset[str] | None = None
     max_keys: int = 10_000
 
@@ -116,6 +117,8 @@ class Observations:
 
     numeric: dict[SignalKey, list[float]] = field(default_factory=dict)
     categorical: dict[SignalKey, list[str | None]] = field(default_factory=dict)
+    vectors: dict[SignalKey, list[list[float]]] = field(default_factory=dict)
+    """Embedding vectors (``driftline.embedding`` and the configured ``embedding_attributes``)."""
     trace_ids: dict[SignalKey, list[bytes]] = field(default_factory=dict)
     predictions: list[PredictionRows] = field(default_factory=list)
     feedback: list[FeedbackRows] = field(default_factory=list)
@@ -246,6 +249,17 @@ class SignalExtractor:
 
     def _extra(self, out: Observations, key: ModelKey, attrs: Mapping[str, Any], segments: list[str],
                trace_id: bytes) -> None:
+        for name in self.config.embedding_attributes:
+            vector = attrs.get(name)
+            if isinstance(vector, list) and vector and self._wanted(name):
+                row = [_number(v) for v in vector]
+                for segment in segments:
+                    signal_key = SignalKey(key, name, segment)
+                    if not self._admit(signal_key):
+                        out.overflow += 1
+                        continue
+                    out.vectors.setdefault(signal_key, []).append(row)
+                    out.trace_ids.setdefault(signal_key, []).append(trace_id)
         for name in self.config.numeric_attributes:
             value = attrs.get(name)
             if value is not None:
