@@ -129,6 +129,8 @@ class SignalMonitor:
         """Latest value per method label (window statistics and ``cusum``)."""
         self.threshold = float("nan")
         """The cut-off of the deciding statistic at the last closed window."""
+        self.last_window: NumericProfile | CategoricalProfile | None = None
+        """The last closed window's profile (reports draw it next to the reference)."""
         if reference is not None:
             self._freeze_profile(reference, names.DRIFT_REFERENCE_BASELINE)
 
@@ -262,6 +264,7 @@ class SignalMonitor:
             self._change_active = False
         self.threshold = gate.cutoff(threshold)
         self.scores.update(scores)
+        self.last_window = self._current
         self._current = self.reference.empty_like()
         return DriftEvent(label, score, self.threshold, flagged, self.detected, position, trace_id, scores)
 
@@ -286,6 +289,7 @@ class SignalMonitor:
             "reference": self.reference.to_state() if self.reference is not None else None,
             "reference_source": self.reference_source,
             "current": self._current.to_state() if self._current is not None else None,
+            "last_window": self.last_window.to_state() if self.last_window is not None else None,
             "effective_window": self._effective_window,
             "hysteresis": self._hysteresis.to_state(),
             "detector": self._detector.to_state() if self._detector is not None else None,
@@ -310,6 +314,8 @@ class SignalMonitor:
             monitor.reference_source = str(state["reference_source"])
         if state["current"] is not None:
             monitor._current = profile_from_state(dict(state["current"]))
+        if state.get("last_window") is not None:
+            monitor.last_window = profile_from_state(dict(state["last_window"]))
         monitor._effective_window = int(state["effective_window"])
         monitor._hysteresis = Hysteresis.from_state(state["hysteresis"])
         detector_state = state.get("detector")
