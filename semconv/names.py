@@ -246,6 +246,12 @@ DRIFTLINE_MODEL_FAMILY: Final = 'driftline.model.family'
 """Metric attribute: ml (model spans), llm (GenAI client spans) or agent (agent and tool spans)."""
 DRIFTLINE_SEGMENT: Final = 'driftline.segment'
 """Metric attribute: the segment a value belongs to, as attribute=value (the configured segment attributes), or the empty string for all traffic."""
+DRIFTLINE_PERFORMANCE_METRIC: Final = 'driftline.performance.metric'
+"""Metric attribute: which performance metric a driftline.model.performance value is: accuracy, precision, recall, f1 (binary for the positive label, macro-averaged for multiclass), roc_auc (binary, from binned scores), mae, rmse (regression), label_count (labelled rows in the rolling window)."""
+DRIFTLINE_FAIRNESS_METRIC: Final = 'driftline.fairness.metric'
+"""Metric attribute: which gap a driftline.fairness.gap value is: demographic_parity_difference (max minus min over segments of the positive-prediction rate) or equal_opportunity_difference (max minus min over segments of the true positive rate)."""
+DRIFTLINE_FAIRNESS_ATTRIBUTE: Final = 'driftline.fairness.attribute'
+"""Metric attribute: the segment attribute whose values are compared by a driftline.fairness.gap value (the part of driftline.segment before '=')."""
 
 # --- metrics -----------------------------------------------------------------------------------
 GEN_AI_CLIENT_OPERATION_DURATION: Final = 'gen_ai.client.operation.duration'
@@ -320,6 +326,10 @@ DRIFTLINE_DRIFT_DETECTED_METRIC: Final = 'driftline.drift.detected'
 """1 while drift is flagged (after hysteresis) for the same label set as driftline.drift.score, else 0."""
 ML_INFERENCE_DURATION: Final = 'ml.inference.duration'
 """Duration of one recorded model call (attributes ml.model.name, ml.model.version, ml.model.framework, ml.model.method, error.type)."""
+DRIFTLINE_MODEL_PERFORMANCE: Final = 'driftline.model.performance'
+"""Rolling model performance over the last labelled rows (default 1000) per (service.name, driftline.model.name, driftline.model.version, driftline.segment, driftline.performance.metric). Ratios in [0, 1]; mae and rmse in the unit of the prediction; label_count in rows."""
+DRIFTLINE_FAIRNESS_GAP: Final = 'driftline.fairness.gap'
+"""Largest difference between segments of one segment attribute (driftline.fairness.attribute) of a binary classifier's positive-prediction rate or true positive rate, over segments with enough labelled rows (default 30); per driftline.fairness.metric."""
 
 # --- metric details ----------------------------------------------------------------------------
 GEN_AI_CLIENT_OPERATION_DURATION_UNIT: Final = 's'
@@ -394,6 +404,10 @@ DRIFTLINE_DRIFT_DETECTED_METRIC_UNIT: Final = '{flag}'
 DRIFTLINE_DRIFT_DETECTED_METRIC_BUCKETS: Final[tuple[float, ...]] = ()
 ML_INFERENCE_DURATION_UNIT: Final = 's'
 ML_INFERENCE_DURATION_BUCKETS: Final[tuple[float, ...]] = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+DRIFTLINE_MODEL_PERFORMANCE_UNIT: Final = '{value}'
+DRIFTLINE_MODEL_PERFORMANCE_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_FAIRNESS_GAP_UNIT: Final = '1'
+DRIFTLINE_FAIRNESS_GAP_BUCKETS: Final[tuple[float, ...]] = ()
 
 # --- events ------------------------------------------------------------------------------------
 GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS: Final = 'gen_ai.client.inference.operation.details'
@@ -546,6 +560,26 @@ ML_TASK_OUTLIER_DETECTION: Final = 'outlier_detection'
 """A value of ``ml.model.task``."""
 ML_FRAMEWORK_SKLEARN: Final = 'sklearn'
 """A value of ``ml.model.framework``."""
+PERFORMANCE_METRIC_ACCURACY: Final = 'accuracy'
+"""A value of ``driftline.performance.metric``."""
+PERFORMANCE_METRIC_PRECISION: Final = 'precision'
+"""A value of ``driftline.performance.metric``."""
+PERFORMANCE_METRIC_RECALL: Final = 'recall'
+"""A value of ``driftline.performance.metric``."""
+PERFORMANCE_METRIC_F1: Final = 'f1'
+"""A value of ``driftline.performance.metric``."""
+PERFORMANCE_METRIC_ROC_AUC: Final = 'roc_auc'
+"""A value of ``driftline.performance.metric``."""
+PERFORMANCE_METRIC_MAE: Final = 'mae'
+"""A value of ``driftline.performance.metric``."""
+PERFORMANCE_METRIC_RMSE: Final = 'rmse'
+"""A value of ``driftline.performance.metric``."""
+PERFORMANCE_METRIC_LABEL_COUNT: Final = 'label_count'
+"""A value of ``driftline.performance.metric``."""
+FAIRNESS_METRIC_DEMOGRAPHIC_PARITY_DIFFERENCE: Final = 'demographic_parity_difference'
+"""A value of ``driftline.fairness.metric``."""
+FAIRNESS_METRIC_EQUAL_OPPORTUNITY_DIFFERENCE: Final = 'equal_opportunity_difference'
+"""A value of ``driftline.fairness.metric``."""
 
 # --- environment variables ---------------------------------------------------------------------
 ENV_CAPTURE_MESSAGE_CONTENT: Final = 'OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT'
@@ -693,5 +727,8 @@ ATTRIBUTE_NAMES: Final[frozenset[str]] = frozenset({
     DRIFTLINE_MODEL_VERSION,
     DRIFTLINE_MODEL_FAMILY,
     DRIFTLINE_SEGMENT,
+    DRIFTLINE_PERFORMANCE_METRIC,
+    DRIFTLINE_FAIRNESS_METRIC,
+    DRIFTLINE_FAIRNESS_ATTRIBUTE,
 })
 """All registered attribute names."""
