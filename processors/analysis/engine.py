@@ -20,7 +20,7 @@ from .alerts import AlertInput
 from .calibration import ThresholdCache
 from .embedding import EmbeddingMonitor, EmbeddingSettings
 from .monitor import DriftEvent, DriftSettings, Kind, SignalMonitor
-from .signals import ModelKey, SignalConfig, SignalExtractor, SignalKey
+from .signals import ModelKey, Observations, SignalConfig, SignalExtractor, SignalKey
 
 __all__ = ["DriftEngine", "DriftReading"]
 
@@ -69,7 +69,10 @@ class DriftEngine:
 
     def observe(self, resource_spans: Iterable[Any]) -> list[tuple[SignalKey, DriftEvent]]:
         """Extract and feed one request's spans; return the verdicts they produced."""
-        observations = self.extractor.extract(resource_spans)
+        return self.feed(self.extractor.extract(resource_spans))
+
+    def feed(self, observations: Observations) -> list[tuple[SignalKey, DriftEvent]]:
+        """Feed values already extracted (by :attr:`extractor`); return the verdicts they produced."""
         self.spans += observations.spans
         self.overflow += observations.overflow
         events: list[tuple[SignalKey, DriftEvent]] = []

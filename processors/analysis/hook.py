@@ -53,6 +53,7 @@ from .engine import DriftEngine
 from .monitor import DriftSettings
 from .notify import AlertDispatcher, OtlpLogSink, Sink, WebhookSink
 from .otlp_metrics import MetricsPusher, drift_metrics_request
+from .performance import PerformanceConfig, PerformanceTracker
 from .signals import SignalConfig, model_key
 
 __all__ = ["HOOK_NAME", "DriftHook"]
@@ -126,9 +127,11 @@ class _StateStore:
 class _DriftCollector(Collector):
     """Exposes the engine's latest readings at scrape time (no per-span metric work)."""
 
-    def __init__(self, engine: DriftEngine, lock: threading.Lock) -> None:
+    def __init__(self, engine: DriftEngine, lock: threading.Lock,
+                 performance: PerformanceTracker | None = None) -> None:
         self._engine = engine
         self._lock = lock
+        self._performance = performance
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         score = GaugeMetricFamily(metric_name(names.DRIFTLINE_DRIFT_SCORE, names.DRIFTLINE_DRIFT_SCORE_UNIT),
@@ -144,9 +147,28 @@ class _DriftCollector(Collector):
             metric_name(names.DRIFTLINE_DRIFT_ALARMS, names.DRIFTLINE_DRIFT_ALARMS_UNIT),
             "Flagged verdicts per model, signal, method and segment (exemplar: a flagged span's trace id).",
             labels=_LABEL_NAMES)
+        model_labels = [label_name(k) for k in (names.SERVICE_NAME, names.DRIFTLINE_MODEL_NAME,
+                                                names.DRIFTLINE_MODEL_VERSION, names.DRIFTLINE_SEGMENT,
+                                                names.DRIFTLINE_PERFORMANCE_METRIC)]
+        performance = GaugeMetricFamily(
+            metric_name(names.DRIFTLINE_MODEL_PERFORMANCE, names.DRIFTLINE_MODEL_PERFORMANCE_UNIT),
+            "Rolling model performance once labels arrived (feedback spans).", labels=model_labels)
+        fairness = GaugeMetricFamily(
+            metric_name(names.DRIFTLINE_FAIRNESS_GAP, names.DRIFTLINE_FAIRNESS_GAP_UNIT, gauge=True),
+            "Largest gap of a rate between segments of one attribute.",
+            labels=[label_name(k) for k in (names.SERVICE_NAME, names.DRIFTLINE_MODEL_NAME,
+                                            names.DRIFTLINE_MODEL_VERSION, names.DRIFTLINE_FAIRNESS_ATTRIBUTE,
+                                            names.DRIFTLINE_FAIRNESS_METRIC)])
         with self._lock:
             readings = self._engine.readings()
             counts = dict(self._engine.alarms)
+            if self._performance is not None:
+                for p in self._performance.readings():
+                    performance.add_metric([p.model.service, p.model.model, p.model.version, p.segment, p.metric],
+                                           p.value)
+                for f in self._performance.fairness():
+                    fairness.add_metric([f.model.service, f.model.model, f.model.version, f.attribute, f.metric],
+                                        f.value)
             sources = {key: monitor.reference_source for key, monitor in self._engine.monitors.items()}
         for (key, method), (count, trace_id, last_score) in counts.items():
             labels = [key.model.service, key.model.model, key.model.version, key.model.family, key.signal,
@@ -165,6 +187,8 @@ class _DriftCollector(Collector):
         yield threshold
         yield detected
         yield alarms
+        yield performance
+        yield fairness
 
 
 def _sinks(alerts: Mapping[str, Any]) -> list[Sink]:
@@ -189,6 +213,12 @@ class DriftHook:
     def __init__(self, options: Mapping[str, Any]) -> None:
         settings, config = _settings(options)
         self.engine = DriftEngine(settings, config, embeddings=_embedding_settings(options))
+        performance = dict(options.get("performance") or {})
+        allowed = set(PerformanceConfig.__dataclass_fields__)
+        if set(performance) - allowed:
+            raise ValueError(f"driftline.performance: unknown keys {sorted(set(performance) - allowed)}; "
+                             f"known: {sorted(allowed)}")
+        self.performance = PerformanceTracker(PerformanceConfig(**performance))
         self.enriches = bool(options.get("enrich", False))
         self._lock = threading.Lock()
         state = options.get("state")
@@ -219,19 +249,23 @@ class DriftHook:
         if self._store is not None:
             saved = self._store.load()
             if saved is not None:
-                restored = self.engine.restore(saved)
+                restored = self.engine.restore(saved.get("engine", saved))
+                if saved.get("performance") is not None:
+                    self.performance = PerformanceTracker.from_state(saved["performance"], self.performance.config)
                 _log.info("drift state restored: %d signal monitors", restored)
 
     def bind(self, telemetry: SelfTelemetry) -> None:
         """Register the readings on the processor's ``/metrics``."""
-        self._collector = _DriftCollector(self.engine, self._lock)
+        self._collector = _DriftCollector(self.engine, self._lock, self.performance)
         self._registry = telemetry.registry
         telemetry.registry.register(self._collector)
 
     def process(self, batch: TraceBatch) -> None:
         """Feed the batch's spans; when enriching, mark the spans of models with drift flagged."""
         with self._lock:
-            self.engine.observe(batch.request.resource_spans)
+            observations = self.engine.extractor.extract(batch.request.resource_spans)
+            self.engine.feed(observations)
+            self.performance.observe(observations)
             if self.enriches and self._enrich(batch):
                 batch.mark_modified()
         now = time.monotonic()
@@ -282,7 +316,7 @@ class DriftHook:
         if self._store is None:
             return
         with self._lock:
-            state = self.engine.to_state()
+            state = {"engine": self.engine.to_state(), "performance": self.performance.to_state()}
         self._store.save(state)
         self._last_save = time.monotonic()
 

@@ -126,3 +126,38 @@ def test_drift_is_measured_flagged_enriched_and_survives_a_restart(tmp_path: Pat
         assert again.metric("driftline_drift_threshold", **_labels(feature, names.DRIFT_METHOD_PSI)) == threshold
         again.signal(signal.SIGTERM)
         assert again.wait(60) == 0
+
+
+def test_labels_from_feedback_spans_give_rolling_accuracy_on_metrics(tmp_path: Path) -> None:
+    from driftline.instrumentation.ml import record_feedback
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({names.SERVICE_NAME: "risk"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    ml_recorder.configure(tracer_provider=provider)
+    rng = np.random.default_rng(12)
+    correct = 0
+    try:
+        @observe_model(name="scorer", version="7", feature_names=["amount"])
+        def score(x: np.ndarray) -> np.ndarray:
+            return (x[:, 0] > 0).astype(float)
+
+        for _ in range(200):
+            amount = rng.normal()
+            predicted = float(score(np.array([[amount]]))[0])
+            label = predicted if rng.random() < 0.8 else 1.0 - predicted  # 80 % of the labels agree
+            correct += label == predicted
+            pid = ml_recorder.last_prediction_id()
+            assert pid is not None
+            record_feedback(pid, label, model="scorer", version="7")
+    finally:
+        ml_recorder.configure()
+    spans = exporter.get_finished_spans()
+    requests = [encode_spans(spans[i:i + 50]) for i in range(0, len(spans), 50)]
+    with processor(CONFIG, tmp_path) as proc:
+        asyncio.run(_send_all(proc.grpc_target, requests))
+        accuracy = proc.metric("driftline_model_performance", service_name="risk", driftline_model_name="scorer",
+                               driftline_segment="", driftline_performance_metric="accuracy")
+        proc.signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    assert accuracy == pytest.approx(correct / 200)
