@@ -17,6 +17,7 @@ import numpy as np
 from driftline.semconv import names
 
 from .alerts import AlertInput
+from .baseline import Baseline
 from .calibration import ThresholdCache
 from .embedding import EmbeddingMonitor, EmbeddingSettings
 from .monitor import DriftEvent, DriftSettings, Kind, SignalMonitor
@@ -57,6 +58,8 @@ class DriftEngine:
         """The latest verdicts (windows closed and change alarms), oldest first."""
         self.spans = 0
         self.overflow = 0
+        self.baselines: list[Baseline] = []
+        """Reference profiles from baseline files; a new monitor of a matching model starts from them."""
         self.alarms: dict[tuple[SignalKey, str], tuple[int, bytes | None, float]] = {}
         """Per (signal key, method): flagged verdicts so far, the last one's trace id and score."""
         self.mismatched = 0
@@ -107,8 +110,17 @@ class DriftEngine:
     def _monitor(self, key: SignalKey, kind: Kind) -> SignalMonitor | None:
         monitor = self._monitors.get(key)
         if monitor is None:
-            monitor = self._monitors[key] = SignalMonitor(kind, self.settings, self._thresholds)
+            monitor = self._monitors[key] = self._new_monitor(key, kind)
         return monitor if isinstance(monitor, SignalMonitor) and monitor.kind == kind else None
+
+    def _new_monitor(self, key: SignalKey, kind: Kind) -> SignalMonitor:
+        for baseline in self.baselines:
+            signal = baseline.signals.get(key.signal)
+            if signal is not None and signal.kind == kind and baseline.matches(key.model):
+                # Every segment starts from the whole training distribution: "far from training".
+                return SignalMonitor(kind, self.settings, self._thresholds, reference=baseline.monitor_reference(
+                    key.signal), reference_sample=signal.sample)
+        return SignalMonitor(kind, self.settings, self._thresholds)
 
     def drifted(self, model: ModelKey, segment: str = "") -> list[str]:
         """The signals of ``model`` (in ``segment``) flagged as drifted now, sorted."""

@@ -9,6 +9,7 @@ analysis with warm-up baselines on every model, LLM and agent it sees)::
       signals: {numeric_attributes: [...], categorical_attributes: [...], segments: [app.tier],
                 embedding_attributes: [driftline.embedding], max_keys: 10000}
       embeddings: {dims: 64, reference_size: 1000, window: 200, alpha: 0.01, mmd_sample: 200}
+      baselines: [./fraud-baseline.json]   # driftline baseline build ...: references from training data
       enrich: false            # true: flagged models' spans carry driftline.drift.detected/.signals
       state:  ./driftline-data/drift-state.sqlite   # absent: state in memory only
       save_interval: 60s
@@ -48,6 +49,7 @@ from driftline.processors.telemetry import SelfTelemetry
 from driftline.semconv import names
 
 from .alerts import Alert, AlertEvaluator, parse_rules
+from .baseline import Baseline
 from .embedding import EmbeddingSettings
 from .engine import DriftEngine
 from .monitor import DriftSettings
@@ -213,6 +215,12 @@ class DriftHook:
     def __init__(self, options: Mapping[str, Any]) -> None:
         settings, config = _settings(options)
         self.engine = DriftEngine(settings, config, embeddings=_embedding_settings(options))
+        paths = options.get("baselines") or []
+        for path in [paths] if isinstance(paths, str) else paths:
+            baseline = Baseline.load(Path(str(path)))
+            self.engine.baselines.append(baseline)
+            _log.info("drift baseline %s: model %s version %s, %d signals", path, baseline.name,
+                      baseline.version or "(any)", len(baseline.signals))
         performance = dict(options.get("performance") or {})
         allowed = set(PerformanceConfig.__dataclass_fields__)
         if set(performance) - allowed:

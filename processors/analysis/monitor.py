@@ -111,7 +111,11 @@ class SignalMonitor:
     """Reference, current window, hysteresis and change detector of one signal."""
 
     def __init__(self, kind: Kind, settings: DriftSettings | None = None, thresholds: ThresholdCache | None = None,
-                 reference: NumericProfile | CategoricalProfile | None = None) -> None:
+                 reference: NumericProfile | CategoricalProfile | None = None,
+                 reference_sample: Sequence[Any] | npt.NDArray[Any] | None = None) -> None:
+        """``reference`` (with ``reference_sample``, a uniform sample of its values, for the change
+        detector and the autocorrelation estimate) comes from a baseline; without it the first
+        ``settings.warmup`` values become the reference."""
         self.kind: Kind = kind
         self.settings = settings or DriftSettings()
         self._thresholds = thresholds or ThresholdCache()
@@ -132,6 +136,8 @@ class SignalMonitor:
         self.last_window: NumericProfile | CategoricalProfile | None = None
         """The last closed window's profile (reports draw it next to the reference)."""
         if reference is not None:
+            if reference_sample is not None and len(reference_sample):
+                self._calibrate_from(reference_sample)
             self._freeze_profile(reference, names.DRIFT_REFERENCE_BASELINE)
 
     # -- reading ------------------------------------------------------------------------------------
@@ -212,8 +218,17 @@ class SignalMonitor:
         settings = self.settings
         profile: NumericProfile | CategoricalProfile
         if self.kind == "numeric":
-            values = np.asarray(buffer, dtype=np.float64)
-            profile = NumericProfile.from_reference(values, bins=settings.bins)
+            profile = NumericProfile.from_reference(np.asarray(buffer, dtype=np.float64), bins=settings.bins)
+        else:
+            profile = CategoricalProfile.from_reference(buffer, top_k=settings.top_k)
+        self._calibrate_from(buffer, overflowed=isinstance(profile, CategoricalProfile) and profile.overflowed)
+        self._freeze_profile(profile, names.DRIFT_REFERENCE_WARMUP)
+
+    def _calibrate_from(self, sample: Sequence[Any] | npt.NDArray[Any], overflowed: bool = False) -> None:
+        """Effective window size and change detector from reference values (warm-up or a baseline's sample)."""
+        settings = self.settings
+        if self.kind == "numeric":
+            values = np.asarray(sample, dtype=np.float64)
             finite = values[np.isfinite(values)]
             if finite.size >= 16:
                 std = float(np.std(finite, ddof=1))
@@ -222,12 +237,9 @@ class SignalMonitor:
                     self._effective_window = max(16, int(settings.window * (std / long_run) ** 2))
                 if settings.change_detector and std > 0:
                     self._detector = CusumBank.from_reference(finite, target_arl=settings.target_arl)
-        else:
-            profile = CategoricalProfile.from_reference(buffer, top_k=settings.top_k)
-            if settings.change_detector and not profile.overflowed:
-                # In the reference every value was seen: the indicator's reference is all zeros.
-                self._detector = BernoulliCusum.from_reference(np.zeros(len(buffer)), target_arl=settings.target_arl)
-        self._freeze_profile(profile, names.DRIFT_REFERENCE_WARMUP)
+        elif settings.change_detector and not overflowed and len(sample):
+            # Every reference value was seen in the reference: the indicator's reference is all zeros.
+            self._detector = BernoulliCusum.from_reference(np.zeros(len(sample)), target_arl=settings.target_arl)
 
     def _freeze_profile(self, profile: NumericProfile | CategoricalProfile, source: str) -> None:
         self.reference = profile

@@ -161,3 +161,28 @@ def test_labels_from_feedback_spans_give_rolling_accuracy_on_metrics(tmp_path: P
         proc.signal(signal.SIGTERM)
         assert proc.wait(60) == 0
     assert accuracy == pytest.approx(correct / 200)
+
+
+def test_a_baseline_from_training_data_is_the_reference_from_the_first_span(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(8)
+    training = tmp_path / "train.csv"
+    training.write_text("amount\n" + "\n".join(f"{v:.6f}" for v in rng.normal(size=5000)) + "\n")
+    run = subprocess.run([sys.executable, "-m", "driftline.processors", "baseline", "build", str(training),
+                          "--model", "scorer", "--version", "7", "-o", str(tmp_path / "baseline.json")],
+                         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert run.returncode == 0, run.stderr
+    config = CONFIG.replace("drift: {warmup: 400, window: 200}",
+                            "drift: {warmup: 400, window: 200}\n    baselines: [./baseline.json]")
+    feature = names.SIGNAL_FEATURE_PREFIX + "amount"
+    with processor(config, tmp_path) as proc:
+        proc.wait_for_log("drift baseline ./baseline.json: model scorer version 7, 1 signals", 10)
+        # no warm-up: the first 400 production values are already compared with training
+        asyncio.run(_send_all(proc.grpc_target, _prediction_requests(rng.normal(loc=1.0, size=400))))
+        labels = {**_labels(feature, names.DRIFT_METHOD_PSI), "driftline_drift_reference": "baseline"}
+        assert proc.metric("driftline_drift_detected", **labels) == 1.0
+        assert proc.metric("driftline_drift_score", **labels) > 0.2
+        proc.signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
