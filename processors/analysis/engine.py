@@ -169,6 +169,32 @@ class DriftEngine:
                                       reading.threshold, trace_ids))
         return out
 
+    def merge(self, other: DriftEngine) -> int:
+        """Combine another shard's state into this engine (offline, e.g. from saved states).
+
+        For a signal both have with the same frozen reference, the current windows add exactly
+        (counts and moments); a signal only ``other`` has is taken over as it is. Sequential state
+        (hysteresis, change detectors) is not mergeable and stays this engine's. Returns how many
+        signals were merged or taken over.
+        """
+        merged = 0
+        for key, theirs in other._monitors.items():
+            mine = self._monitors.get(key)
+            if mine is None:
+                if self.extractor.admit(key):
+                    self._monitors[key] = theirs
+                    merged += 1
+                continue
+            if (isinstance(mine, SignalMonitor) and isinstance(theirs, SignalMonitor) and mine.ready and theirs.ready
+                    and mine.reference is not None and theirs.reference is not None
+                    and mine.reference.to_state() == theirs.reference.to_state()):
+                mine.merge_windows(theirs)
+                merged += 1
+        for pair, (count, trace_id, score) in other.alarms.items():
+            mine_count, mine_trace, mine_score = self.alarms.get(pair, (0, None, 0.0))
+            self.alarms[pair] = (mine_count + count, mine_trace or trace_id, mine_score or score)
+        return merged
+
     # -- state --------------------------------------------------------------------------------------
 
     def to_state(self) -> dict[str, Any]:

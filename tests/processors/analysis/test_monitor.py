@@ -125,3 +125,32 @@ def test_positions_and_trace_ids_are_exact_when_windows_close_inside_one_call() 
     change = next(e for e in events if e.method == names.DRIFT_METHOD_CUSUM)
     assert 2_150 < change.position <= 2_300
     assert change.trace_id == ids[change.position - 2_000 - 1]
+
+
+def test_engine_merge_adds_current_windows_exactly_across_shards() -> None:
+    from driftline.processors.analysis.engine import DriftEngine
+    from driftline.processors.analysis.profile import NumericProfile
+    from driftline.processors.analysis.signals import FAMILY_ML, ModelKey, SignalKey
+
+    rng = np.random.default_rng(13)
+    reference = NumericProfile.from_reference(rng.normal(size=5_000))
+    key = SignalKey(ModelKey("svc", "m", "1", FAMILY_ML), "feature.x")
+    shards = []
+    parts = [rng.normal(size=120), rng.normal(size=90)]
+    for part in parts:
+        engine = DriftEngine(DriftSettings(window=500), thresholds=_CACHE)
+        engine._monitors[key] = SignalMonitor("numeric", engine.settings, _CACHE, reference=reference)
+        engine._monitors[key].update_many(part)
+        shards.append(engine)
+    other_key = SignalKey(key.model, "feature.y")
+    shards[1]._monitors[other_key] = SignalMonitor("numeric", thresholds=_CACHE)
+    assert shards[0].merge(shards[1]) == 2
+    merged = shards[0].monitors[key]
+    assert isinstance(merged, SignalMonitor)
+    assert merged._current is not None
+    assert merged._current.total == 210
+    both = reference.empty_like()
+    both.update_many(np.concatenate(parts))
+    assert np.array_equal(merged._current.counts, both.counts)
+    assert merged._current.moments.mean == pytest.approx(float(np.mean(np.concatenate(parts))), rel=1e-12)
+    assert other_key in shards[0].monitors
