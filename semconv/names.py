@@ -210,6 +210,12 @@ ML_FEEDBACK_LABELS: Final = 'ml.feedback.labels'
 """Feedback spans - the ground-truth labels, one per row in ml.feedback.rows (same encoding as ml.prediction.values)."""
 ML_FEEDBACK_ROWS: Final = 'ml.feedback.rows'
 """Feedback spans - the batch rows of prediction ml.prediction.id the labels are for (0-based, as in ml.batch.row_indices)."""
+DRIFTLINE_QUALITY_FLAGS: Final = 'driftline.quality.flags'
+"""Span enrichment: the quality checks this span failed (error, truncated, empty, refusal, invalid_json, pii, token_spike, cost_unknown, latency_slo, tool_error, agent_loop, agent_too_many_steps)."""
+DRIFTLINE_COST_USD: Final = 'driftline.cost.usd'
+"""Span enrichment: the call's cost in US dollars from the token usage and the processor's versioned price table (absent when the model has no price: then driftline.quality.flags holds cost_unknown)."""
+DRIFTLINE_COST_PRICE_VERSION: Final = 'driftline.cost.price_version'
+"""Span enrichment: the version of the price table driftline.cost.usd was computed with."""
 DRIFTLINE_INSTRUMENTATION_STEP: Final = 'driftline.instrumentation.step'
 """Which internal recording step failed (metric attribute of driftline.instrumentation.errors)."""
 DRIFTLINE_LABEL_RECEIVER: Final = 'receiver'
@@ -252,6 +258,10 @@ DRIFTLINE_FAIRNESS_METRIC: Final = 'driftline.fairness.metric'
 """Metric attribute: which gap a driftline.fairness.gap value is: demographic_parity_difference (max minus min over segments of the positive-prediction rate) or equal_opportunity_difference (max minus min over segments of the true positive rate)."""
 DRIFTLINE_FAIRNESS_ATTRIBUTE: Final = 'driftline.fairness.attribute'
 """Metric attribute: the segment attribute whose values are compared by a driftline.fairness.gap value (the part of driftline.segment before '=')."""
+DRIFTLINE_QUALITY_CHECK: Final = 'driftline.quality.check'
+"""Metric attribute: which quality value driftline.quality.value reports (a *_rate over the rolling window, latency_p50/p95/p99 in seconds, cost_per_call or cost_total in USD)."""
+DRIFTLINE_QUALITY_FLAG: Final = 'driftline.quality.flag'
+"""Metric attribute: the failed check counted by driftline.quality.flagged (a value of driftline.quality.flags)."""
 
 # --- metrics -----------------------------------------------------------------------------------
 GEN_AI_CLIENT_OPERATION_DURATION: Final = 'gen_ai.client.operation.duration'
@@ -330,6 +340,10 @@ DRIFTLINE_MODEL_PERFORMANCE: Final = 'driftline.model.performance'
 """Rolling model performance over the last labelled rows (default 1000) per (service.name, driftline.model.name, driftline.model.version, driftline.segment, driftline.performance.metric). Ratios in [0, 1]; mae and rmse in the unit of the prediction; label_count in rows."""
 DRIFTLINE_FAIRNESS_GAP: Final = 'driftline.fairness.gap'
 """Largest difference between segments of one segment attribute (driftline.fairness.attribute) of a binary classifier's positive-prediction rate or true positive rate, over segments with enough labelled rows (default 30); per driftline.fairness.metric."""
+DRIFTLINE_QUALITY_VALUE: Final = 'driftline.quality.value'
+"""Current quality value per (service.name, driftline.model.name, driftline.model.family, driftline.quality.check; error.type for error_type_rate): rates are fractions in [0, 1] over the last N calls, latency_* are seconds, cost_* are US dollars."""
+DRIFTLINE_QUALITY_FLAGGED: Final = 'driftline.quality.flagged'
+"""Spans that failed a quality check, per (service.name, driftline.model.name, driftline.model.family, driftline.quality.flag)."""
 
 # --- metric details ----------------------------------------------------------------------------
 GEN_AI_CLIENT_OPERATION_DURATION_UNIT: Final = 's'
@@ -408,6 +422,10 @@ DRIFTLINE_MODEL_PERFORMANCE_UNIT: Final = '{value}'
 DRIFTLINE_MODEL_PERFORMANCE_BUCKETS: Final[tuple[float, ...]] = ()
 DRIFTLINE_FAIRNESS_GAP_UNIT: Final = '1'
 DRIFTLINE_FAIRNESS_GAP_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_QUALITY_VALUE_UNIT: Final = '{value}'
+DRIFTLINE_QUALITY_VALUE_BUCKETS: Final[tuple[float, ...]] = ()
+DRIFTLINE_QUALITY_FLAGGED_UNIT: Final = '{span}'
+DRIFTLINE_QUALITY_FLAGGED_BUCKETS: Final[tuple[float, ...]] = ()
 
 # --- events ------------------------------------------------------------------------------------
 GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS: Final = 'gen_ai.client.inference.operation.details'
@@ -580,6 +598,66 @@ FAIRNESS_METRIC_DEMOGRAPHIC_PARITY_DIFFERENCE: Final = 'demographic_parity_diffe
 """A value of ``driftline.fairness.metric``."""
 FAIRNESS_METRIC_EQUAL_OPPORTUNITY_DIFFERENCE: Final = 'equal_opportunity_difference'
 """A value of ``driftline.fairness.metric``."""
+QUALITY_FLAG_ERROR: Final = 'error'
+"""A value of ``driftline.quality.flags``."""
+QUALITY_FLAG_TRUNCATED: Final = 'truncated'
+"""A value of ``driftline.quality.flags``."""
+QUALITY_FLAG_EMPTY: Final = 'empty'
+"""A value of ``driftline.quality.flags``."""
+QUALITY_FLAG_REFUSAL: Final = 'refusal'
+"""A value of ``driftline.quality.flags``."""
+QUALITY_FLAG_INVALID_JSON: Final = 'invalid_json'
+"""A value of ``driftline.quality.flags``."""
+QUALITY_FLAG_PII: Final = 'pii'
+"""A value of ``driftline.quality.flags``."""
+QUALITY_FLAG_TOKEN_SPIKE: Final = 'token_spike'
+"""A value of ``driftline.quality.flags``."""
+QUALITY_FLAG_COST_UNKNOWN: Final = 'cost_unknown'
+"""A value of ``driftline.quality.flags``."""
+QUALITY_FLAG_LATENCY_SLO: Final = 'latency_slo'
+"""A value of ``driftline.quality.flags``."""
+QUALITY_FLAG_TOOL_ERROR: Final = 'tool_error'
+"""A value of ``driftline.quality.flags``."""
+QUALITY_FLAG_AGENT_LOOP: Final = 'agent_loop'
+"""A value of ``driftline.quality.flags``."""
+QUALITY_FLAG_AGENT_TOO_MANY_STEPS: Final = 'agent_too_many_steps'
+"""A value of ``driftline.quality.flags``."""
+QUALITY_CHECK_ERROR_RATE: Final = 'error_rate'
+"""A value of ``driftline.quality.check``."""
+QUALITY_CHECK_ERROR_TYPE_RATE: Final = 'error_type_rate'
+"""A value of ``driftline.quality.check``."""
+QUALITY_CHECK_TRUNCATION_RATE: Final = 'truncation_rate'
+"""A value of ``driftline.quality.check``."""
+QUALITY_CHECK_EMPTY_RATE: Final = 'empty_rate'
+"""A value of ``driftline.quality.check``."""
+QUALITY_CHECK_REFUSAL_RATE: Final = 'refusal_rate'
+"""A value of ``driftline.quality.check``."""
+QUALITY_CHECK_INVALID_JSON_RATE: Final = 'invalid_json_rate'
+"""A value of ``driftline.quality.check``."""
+QUALITY_CHECK_PII_RATE: Final = 'pii_rate'
+"""A value of ``driftline.quality.check``."""
+QUALITY_CHECK_TOKEN_SPIKE_RATE: Final = 'token_spike_rate'
+"""A value of ``driftline.quality.check``."""
+QUALITY_CHECK_COST_UNKNOWN_RATE: Final = 'cost_unknown_rate'
+"""A value of ``driftline.quality.check``."""
+QUALITY_CHECK_LATENCY_SLO_RATE: Final = 'latency_slo_rate'
+"""A value of ``driftline.quality.check``."""
+QUALITY_CHECK_TOOL_ERROR_RATE: Final = 'tool_error_rate'
+"""A value of ``driftline.quality.check``."""
+QUALITY_CHECK_AGENT_LOOP_RATE: Final = 'agent_loop_rate'
+"""A value of ``driftline.quality.check``."""
+QUALITY_CHECK_AGENT_TOO_MANY_STEPS_RATE: Final = 'agent_too_many_steps_rate'
+"""A value of ``driftline.quality.check``."""
+QUALITY_CHECK_LATENCY_P50: Final = 'latency_p50'
+"""A value of ``driftline.quality.check``."""
+QUALITY_CHECK_LATENCY_P95: Final = 'latency_p95'
+"""A value of ``driftline.quality.check``."""
+QUALITY_CHECK_LATENCY_P99: Final = 'latency_p99'
+"""A value of ``driftline.quality.check``."""
+QUALITY_CHECK_COST_PER_CALL: Final = 'cost_per_call'
+"""A value of ``driftline.quality.check``."""
+QUALITY_CHECK_COST_TOTAL: Final = 'cost_total'
+"""A value of ``driftline.quality.check``."""
 
 # --- environment variables ---------------------------------------------------------------------
 ENV_CAPTURE_MESSAGE_CONTENT: Final = 'OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT'
@@ -709,6 +787,9 @@ ATTRIBUTE_NAMES: Final[frozenset[str]] = frozenset({
     ML_PREDICTION_SCORE_TYPE,
     ML_FEEDBACK_LABELS,
     ML_FEEDBACK_ROWS,
+    DRIFTLINE_QUALITY_FLAGS,
+    DRIFTLINE_COST_USD,
+    DRIFTLINE_COST_PRICE_VERSION,
     DRIFTLINE_INSTRUMENTATION_STEP,
     DRIFTLINE_LABEL_RECEIVER,
     DRIFTLINE_LABEL_TRANSPORT,
@@ -730,5 +811,7 @@ ATTRIBUTE_NAMES: Final[frozenset[str]] = frozenset({
     DRIFTLINE_PERFORMANCE_METRIC,
     DRIFTLINE_FAIRNESS_METRIC,
     DRIFTLINE_FAIRNESS_ATTRIBUTE,
+    DRIFTLINE_QUALITY_CHECK,
+    DRIFTLINE_QUALITY_FLAG,
 })
 """All registered attribute names."""
