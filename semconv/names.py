@@ -131,7 +131,7 @@ DRIFTLINE_ALERT_SEVERITY: Final = 'driftline.alert.severity'
 DRIFTLINE_ALERT_STATE: Final = 'driftline.alert.state'
 """Alert log record attribute: firing or resolved."""
 DRIFTLINE_ALERT_METRIC: Final = 'driftline.alert.metric'
-"""Alert log record attribute: the value the rule watches (drift.score, drift.detected)."""
+"""Alert log record attribute: the value the rule watches (drift.score, drift.detected, quality.value, performance.value)."""
 DRIFTLINE_ALERT_VALUE: Final = 'driftline.alert.value'
 """Alert log record attribute: the watched value when the alert changed state."""
 DRIFTLINE_ALERT_THRESHOLD: Final = 'driftline.alert.threshold'
@@ -523,6 +523,10 @@ ALERT_STATE_RESOLVED: Final = 'resolved'
 ALERT_METRIC_DRIFT_SCORE: Final = 'drift.score'
 """A value of ``driftline.alert.metric``."""
 ALERT_METRIC_DRIFT_DETECTED: Final = 'drift.detected'
+"""A value of ``driftline.alert.metric``."""
+ALERT_METRIC_QUALITY_VALUE: Final = 'quality.value'
+"""A value of ``driftline.alert.metric``."""
+ALERT_METRIC_PERFORMANCE_VALUE: Final = 'performance.value'
 """A value of ``driftline.alert.metric``."""
 PROVIDER_LANGCHAIN: Final = 'langchain'
 """A value of ``gen_ai.provider.name``."""

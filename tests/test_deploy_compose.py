@@ -214,6 +214,8 @@ def test_promtool_accepts_generated_alert_rules(tmp_path: Path) -> None:
         {"name": "eu-amount", "metric": "drift.score", "model": "fraud-*", "signal": "feature.amount",
          "segment": "region=eu", "method": "psi", "above": 0.25, "for": "10m", "severity": "critical"},
         {"name": "score-doubled", "metric": "drift.score", "above_baseline": 2, "for": 0},
+        {"name": "truncation", "metric": "quality.value", "check": "truncation_rate", "above": 0.2, "for": "5m"},
+        {"name": "accuracy", "metric": "performance.value", "check": "accuracy", "below": 0.8, "for": "30m"},
     ])
     path = tmp_path / "rules.yml"
     path.write_text(render(custom), encoding="utf-8")
@@ -221,6 +223,8 @@ def test_promtool_accepts_generated_alert_rules(tmp_path: Path) -> None:
     assert 'driftline_model_name=~"fraud-.*"' in text
     assert 'driftline_segment=~"region=eu"' in text
     assert "offset 1d" in text
+    assert 'driftline_quality_value{driftline_quality_check=~"truncation_rate"} > 0.2' in text
+    assert 'driftline_model_performance{driftline_performance_metric=~"accuracy"} < 0.8' in text
     for rules_file in (path, ALERT_RULES):
         run = subprocess.run([promtool, "check", "rules", str(rules_file)], capture_output=True, text=True,
                              timeout=60, stdin=subprocess.DEVNULL)

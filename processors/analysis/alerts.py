@@ -4,8 +4,9 @@ de-duplication and hysteresis, like Prometheus alerting rules but evaluated insi
 A rule (the ``alerts.rules`` list of the ``driftline`` processor)::
 
     - name: feature-drift            # required, unique
-      metric: drift.detected         # drift.detected (0/1) or drift.score
-      model: "*"                     # glob on the model name; also service, version, signal, method, segment
+      metric: drift.detected         # drift.detected (0/1), drift.score, quality.value or performance.value
+      model: "*"                     # glob on the model name; also service, version, signal, method, segment,
+                                     # check (quality check such as truncation_rate, or performance metric)
       signal: "feature.*"
       above: 0.5                     # value > 0.5 ... or below: x ... or above_baseline: 1.2 (value >
                                      # 1.2 × the series' baseline: the median of its first 5 values)
@@ -35,8 +36,10 @@ from driftline.semconv import names
 __all__ = ["BUILTIN_RULES", "Alert", "AlertEvaluator", "AlertInput", "Rule", "parse_rules"]
 
 _SEVERITIES = ("info", "warning", "critical")
-_METRICS = (names.ALERT_METRIC_DRIFT_DETECTED, names.ALERT_METRIC_DRIFT_SCORE)
-_MATCHERS = ("service", "model", "version", "signal", "method", "segment")
+_METRICS = (names.ALERT_METRIC_DRIFT_DETECTED, names.ALERT_METRIC_DRIFT_SCORE, names.ALERT_METRIC_QUALITY_VALUE,
+            names.ALERT_METRIC_PERFORMANCE_VALUE)
+_MATCHERS = ("service", "model", "version", "signal", "method", "segment", "check")
+"""``check``: the quality check (quality.value) or performance metric (performance.value) watched."""
 _BASELINE_VALUES = 5
 _DEFAULT_REPEAT_S = 4 * 3600.0
 _MAX_SERIES = 10_000

@@ -33,9 +33,9 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from prometheus_client.core import CounterMetricFamily, Exemplar, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -48,7 +48,7 @@ from driftline.processors.pipeline.batch import TraceBatch
 from driftline.processors.telemetry import SelfTelemetry
 from driftline.semconv import names
 
-from .alerts import Alert, AlertEvaluator, parse_rules
+from .alerts import Alert, AlertEvaluator, AlertInput, parse_rules
 from .baseline import Baseline
 from .embedding import EmbeddingSettings
 from .engine import DriftEngine
@@ -56,6 +56,7 @@ from .monitor import DriftSettings
 from .notify import AlertDispatcher, OtlpLogSink, Sink, WebhookSink
 from .otlp_metrics import MetricsPusher, drift_metrics_request
 from .performance import PerformanceConfig, PerformanceTracker
+from .quality import QualityConfig, QualityEngine, QualityFlag
 from .signals import SignalConfig, model_key
 
 __all__ = ["HOOK_NAME", "DriftHook"]
@@ -71,23 +72,22 @@ _LABELS = (names.SERVICE_NAME, names.DRIFTLINE_MODEL_NAME, names.DRIFTLINE_MODEL
 _LABEL_NAMES = [label_name(key) for key in _LABELS]
 
 
-def _embedding_settings(options: Mapping[str, Any]) -> EmbeddingSettings:
-    raw = dict(options.get("embeddings") or {})
-    allowed = set(EmbeddingSettings.__dataclass_fields__)
+_C = TypeVar("_C")
+
+
+def _section(cls: Callable[..., _C], options: Mapping[str, Any], key: str) -> _C:
+    """The dataclass ``cls`` built from the option mapping ``key``; unknown keys are named in the error."""
+    raw = dict(options.get(key) or {})
+    allowed = set(getattr(cls, "__dataclass_fields__", ()))
     unknown = set(raw) - allowed
     if unknown:
-        raise ValueError(f"driftline.embeddings: unknown keys {sorted(unknown)}; known: {sorted(allowed)}")
-    return EmbeddingSettings(**raw)
+        raise ValueError(f"driftline.{key}: unknown keys {sorted(unknown)}; known: {sorted(allowed)}")
+    return cls(**raw)
 
 
 def _settings(options: Mapping[str, Any]) -> tuple[DriftSettings, SignalConfig]:
-    drift = dict(options.get("drift") or {})
     signals = dict(options.get("signals") or {})
-    allowed = set(DriftSettings.__dataclass_fields__)
-    unknown = set(drift) - allowed
-    if unknown:
-        raise ValueError(f"driftline.drift: unknown keys {sorted(unknown)}; known: {sorted(allowed)}")
-    settings = DriftSettings(**drift)
+    settings = _section(DriftSettings, options, "drift")
     config = SignalConfig(
         numeric_attributes=tuple(signals.get("numeric_attributes", ())),
         categorical_attributes=tuple(signals.get("categorical_attributes", ())),
@@ -129,13 +129,13 @@ class _StateStore:
 class _DriftCollector(Collector):
     """Exposes the engine's latest readings at scrape time (no per-span metric work)."""
 
-    def __init__(self, engine: DriftEngine, lock: threading.Lock,
-                 performance: PerformanceTracker | None = None) -> None:
-        self._engine = engine
-        self._lock = lock
-        self._performance = performance
+    def __init__(self, hook: DriftHook) -> None:
+        self._hook = hook
+        self._engine = hook.engine
+        self._lock = hook._lock
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        """Every family from the hook's current readings (taken under the hook's lock)."""
         score = GaugeMetricFamily(metric_name(names.DRIFTLINE_DRIFT_SCORE, names.DRIFTLINE_DRIFT_SCORE_UNIT),
                                   "Latest drift statistic per model, signal, method and segment.", labels=_LABEL_NAMES)
         threshold = GaugeMetricFamily(
@@ -161,16 +161,24 @@ class _DriftCollector(Collector):
             labels=[label_name(k) for k in (names.SERVICE_NAME, names.DRIFTLINE_MODEL_NAME,
                                             names.DRIFTLINE_MODEL_VERSION, names.DRIFTLINE_FAIRNESS_ATTRIBUTE,
                                             names.DRIFTLINE_FAIRNESS_METRIC)])
+        quality = GaugeMetricFamily(
+            metric_name(names.DRIFTLINE_QUALITY_VALUE, names.DRIFTLINE_QUALITY_VALUE_UNIT),
+            "Current value of a quality check per model (rates over the rolling window, latency, cost).",
+            labels=[label_name(k) for k in (names.SERVICE_NAME, names.DRIFTLINE_MODEL_NAME,
+                                            names.DRIFTLINE_MODEL_VERSION, names.DRIFTLINE_MODEL_FAMILY,
+                                            names.DRIFTLINE_QUALITY_CHECK, names.ERROR_TYPE)])
         with self._lock:
             readings = self._engine.readings()
             counts = dict(self._engine.alarms)
-            if self._performance is not None:
-                for p in self._performance.readings():
-                    performance.add_metric([p.model.service, p.model.model, p.model.version, p.segment, p.metric],
-                                           p.value)
-                for f in self._performance.fairness():
-                    fairness.add_metric([f.model.service, f.model.model, f.model.version, f.attribute, f.metric],
-                                        f.value)
+            for q in self._hook.quality.readings():
+                quality.add_metric([q.model.service, q.model.model, q.model.version, q.model.family, q.check,
+                                    q.error_type], q.value)
+            for p in self._hook.performance.readings():
+                performance.add_metric([p.model.service, p.model.model, p.model.version, p.segment, p.metric],
+                                       p.value)
+            for f in self._hook.performance.fairness():
+                fairness.add_metric([f.model.service, f.model.model, f.model.version, f.attribute, f.metric],
+                                    f.value)
             sources = {key: monitor.reference_source for key, monitor in self._engine.monitors.items()}
         for (key, method), (count, trace_id, last_score) in counts.items():
             labels = [key.model.service, key.model.model, key.model.version, key.model.family, key.signal,
@@ -191,6 +199,7 @@ class _DriftCollector(Collector):
         yield alarms
         yield performance
         yield fairness
+        yield quality
 
 
 def _sinks(alerts: Mapping[str, Any]) -> list[Sink]:
@@ -214,19 +223,15 @@ class DriftHook:
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         settings, config = _settings(options)
-        self.engine = DriftEngine(settings, config, embeddings=_embedding_settings(options))
+        self.engine = DriftEngine(settings, config, embeddings=_section(EmbeddingSettings, options, "embeddings"))
         paths = options.get("baselines") or []
         for path in [paths] if isinstance(paths, str) else paths:
             baseline = Baseline.load(Path(str(path)))
             self.engine.baselines.append(baseline)
             _log.info("drift baseline %s: model %s version %s, %d signals", path, baseline.name,
                       baseline.version or "(any)", len(baseline.signals))
-        performance = dict(options.get("performance") or {})
-        allowed = set(PerformanceConfig.__dataclass_fields__)
-        if set(performance) - allowed:
-            raise ValueError(f"driftline.performance: unknown keys {sorted(set(performance) - allowed)}; "
-                             f"known: {sorted(allowed)}")
-        self.performance = PerformanceTracker(PerformanceConfig(**performance))
+        self.performance = PerformanceTracker(_section(PerformanceConfig, options, "performance"))
+        self.quality = QualityEngine(_section(QualityConfig, options, "quality"))
         self.enriches = bool(options.get("enrich", False))
         self._lock = threading.Lock()
         state = options.get("state")
@@ -258,13 +263,15 @@ class DriftHook:
             saved = self._store.load()
             if saved is not None:
                 restored = self.engine.restore(saved.get("engine", saved))
+                if saved.get("quality") is not None:
+                    self.quality = QualityEngine.from_state(saved["quality"], self.quality.config)
                 if saved.get("performance") is not None:
                     self.performance = PerformanceTracker.from_state(saved["performance"], self.performance.config)
                 _log.info("drift state restored: %d signal monitors", restored)
 
     def bind(self, telemetry: SelfTelemetry) -> None:
         """Register the readings on the processor's ``/metrics``."""
-        self._collector = _DriftCollector(self.engine, self._lock, self.performance)
+        self._collector = _DriftCollector(self)
         self._registry = telemetry.registry
         telemetry.registry.register(self._collector)
 
@@ -274,7 +281,8 @@ class DriftHook:
             observations = self.engine.extractor.extract(batch.request.resource_spans)
             self.engine.feed(observations)
             self.performance.observe(observations)
-            if self.enriches and self._enrich(batch):
+            flags = self.quality.observe(batch.request.resource_spans)
+            if self.enriches and self._enrich(batch, flags):
                 batch.mark_modified()
         now = time.monotonic()
         if now - self._last_evaluation >= self._evaluate_interval:
@@ -287,6 +295,14 @@ class DriftHook:
         """Run the alert rules over the current readings; log and dispatch the state changes."""
         with self._lock:
             inputs = self.engine.alert_inputs()
+            for q in self.quality.readings():
+                inputs.append(AlertInput(names.ALERT_METRIC_QUALITY_VALUE, {
+                    "service": q.model.service, "model": q.model.model, "version": q.model.version,
+                    "family": q.model.family, "check": q.check, "segment": "", "signal": q.error_type}, q.value))
+            for p in self.performance.readings():
+                inputs.append(AlertInput(names.ALERT_METRIC_PERFORMANCE_VALUE, {
+                    "service": p.model.service, "model": p.model.model, "version": p.model.version,
+                    "family": p.model.family, "check": p.metric, "segment": p.segment}, p.value))
         changes = self.alerts.evaluate(inputs)
         for alert in changes:
             _log.warning("%s", alert.summary())
@@ -295,12 +311,23 @@ class DriftHook:
             self.dispatcher.submit(changes)
         return changes
 
-    def _enrich(self, batch: TraceBatch) -> bool:
+    def _enrich(self, batch: TraceBatch, flags: list[QualityFlag]) -> bool:
         changed = False
+        by_span: dict[bytes, list[str]] = {}
+        for flag in flags:
+            listed = by_span.setdefault(flag.span_id, [])
+            if flag.check not in listed:
+                listed.append(flag.check)
         for rs in batch.request.resource_spans:
             service = str(attributes_dict(rs.resource.attributes).get(names.SERVICE_NAME, ""))
             for ss in rs.scope_spans:
                 for span in ss.spans:
+                    checks = by_span.get(bytes(span.span_id))
+                    if checks:
+                        added = span.attributes.add(key=names.DRIFTLINE_QUALITY_FLAGS)
+                        for check in checks:
+                            added.value.array_value.values.add().string_value = check
+                        changed = True
                     key = model_key(attributes_dict(span.attributes), service)
                     if key is None:
                         continue
@@ -324,7 +351,8 @@ class DriftHook:
         if self._store is None:
             return
         with self._lock:
-            state = {"engine": self.engine.to_state(), "performance": self.performance.to_state()}
+            state = {"engine": self.engine.to_state(), "performance": self.performance.to_state(),
+                     "quality": self.quality.to_state()}
         self._store.save(state)
         self._last_save = time.monotonic()
 

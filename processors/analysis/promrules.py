@@ -33,7 +33,13 @@ _LABELS = {"service": names.SERVICE_NAME, "model": names.DRIFTLINE_MODEL_NAME,
            "method": names.DRIFTLINE_DRIFT_METHOD, "segment": names.DRIFTLINE_SEGMENT}
 _SERIES = {names.ALERT_METRIC_DRIFT_DETECTED: (names.DRIFTLINE_DRIFT_DETECTED_METRIC,
                                                names.DRIFTLINE_DRIFT_DETECTED_METRIC_UNIT),
-           names.ALERT_METRIC_DRIFT_SCORE: (names.DRIFTLINE_DRIFT_SCORE, names.DRIFTLINE_DRIFT_SCORE_UNIT)}
+           names.ALERT_METRIC_DRIFT_SCORE: (names.DRIFTLINE_DRIFT_SCORE, names.DRIFTLINE_DRIFT_SCORE_UNIT),
+           names.ALERT_METRIC_QUALITY_VALUE: (names.DRIFTLINE_QUALITY_VALUE, names.DRIFTLINE_QUALITY_VALUE_UNIT),
+           names.ALERT_METRIC_PERFORMANCE_VALUE: (names.DRIFTLINE_MODEL_PERFORMANCE,
+                                                  names.DRIFTLINE_MODEL_PERFORMANCE_UNIT)}
+_CHECK_LABEL = {names.ALERT_METRIC_QUALITY_VALUE: names.DRIFTLINE_QUALITY_CHECK,
+                names.ALERT_METRIC_PERFORMANCE_VALUE: names.DRIFTLINE_PERFORMANCE_METRIC}
+"""The label a rule's ``check`` matcher selects on, per watched value."""
 _RE2_SPECIAL = frozenset("\\.+^$|()[]{}")
 _BY = ("service", "model", "version", "signal", "segment")
 
@@ -54,7 +60,8 @@ def _duration(seconds: float) -> str:
 def _rule(rule: Rule) -> dict[str, Any]:
     metric, unit = _SERIES[rule.metric]
     # A PromQL string literal takes Go escapes: the regex's backslashes are doubled inside it.
-    selectors = ",".join(f'{label_name(_LABELS[key])}=~"{glob_to_re2(pattern).replace(chr(92), chr(92) * 2)}"'
+    labels = {**_LABELS, "check": _CHECK_LABEL.get(rule.metric, names.DRIFTLINE_QUALITY_CHECK)}
+    selectors = ",".join(f'{label_name(labels[key])}=~"{glob_to_re2(pattern).replace(chr(92), chr(92) * 2)}"'
                          for key, pattern in sorted(rule.match.items()))
     series = metric_name(metric, unit) + (f"{{{selectors}}}" if selectors else "")
     if rule.metric == names.ALERT_METRIC_DRIFT_DETECTED:

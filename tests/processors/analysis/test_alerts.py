@@ -91,6 +91,20 @@ def test_baseline_relative_rule_and_matchers() -> None:
     assert ev.evaluate([score(9.0, segment="")]) == []  # segment "" does not match region=*
 
 
+def test_quality_and_performance_rules_select_by_check() -> None:
+    clock = Clock()
+    ev = AlertEvaluator(parse_rules([
+        {"name": "truncation", "metric": "quality.value", "check": "truncation_rate", "above": 0.2, "for": 0},
+        {"name": "accuracy", "metric": "performance.value", "check": "accuracy", "below": 0.8, "for": 0}]), now=clock)
+    labels = {"service": "chat", "model": "gpt-4o-mini", "version": "", "segment": ""}
+    fired = ev.evaluate([
+        AlertInput(names.ALERT_METRIC_QUALITY_VALUE, {**labels, "check": "truncation_rate"}, 0.35),
+        AlertInput(names.ALERT_METRIC_QUALITY_VALUE, {**labels, "check": "empty_rate"}, 0.9),
+        AlertInput(names.ALERT_METRIC_PERFORMANCE_VALUE, {**labels, "check": "accuracy"}, 0.7),
+        AlertInput(names.ALERT_METRIC_PERFORMANCE_VALUE, {**labels, "check": "recall"}, 0.1)])
+    assert sorted((a.rule, a.value) for a in fired) == [("accuracy", 0.7), ("truncation", 0.35)]
+
+
 @pytest.mark.parametrize(("rules", "message"), [
     ([{"metric": "drift.score", "above": 1}], "unique name"),
     ([{"name": "a", "metric": "drift.nope", "above": 1}], "is not one of"),

@@ -186,3 +186,39 @@ def test_a_baseline_from_training_data_is_the_reference_from_the_first_span(tmp_
         assert proc.metric("driftline_drift_score", **labels) > 0.2
         proc.signal(signal.SIGTERM)
         assert proc.wait(60) == 0
+
+
+def test_llm_quality_is_measured_and_offending_spans_carry_their_flags(tmp_path: Path) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({names.SERVICE_NAME: "chat"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    truncated: set[str] = set()
+    for i in range(10):
+        finish = "length" if i % 10 < 3 else "stop"
+        span = tracer.start_span("chat gpt-4o-mini", attributes={
+            names.GEN_AI_OPERATION_NAME: names.OPERATION_CHAT, names.GEN_AI_REQUEST_MODEL: "gpt-4o-mini",
+            names.GEN_AI_RESPONSE_MODEL: "gpt-4o-mini", names.GEN_AI_USAGE_INPUT_TOKENS: 1000,
+            names.GEN_AI_USAGE_OUTPUT_TOKENS: 100, names.GEN_AI_RESPONSE_FINISH_REASONS: [finish]})
+        span.end()
+        if finish == "length":
+            truncated.add(format(span.get_span_context().span_id, "016x"))
+    with processor(CONFIG, tmp_path) as proc:
+        asyncio.run(_send_all(proc.grpc_target, [encode_spans(exporter.get_finished_spans())]))
+        labels = {"service_name": "chat", "driftline_model_name": "gpt-4o-mini"}
+        assert proc.metric("driftline_quality_value", driftline_quality_check="truncation_rate", **labels) == 0.3
+        assert proc.metric("driftline_quality_value", driftline_quality_check="error_rate", **labels) == 0.0
+        assert proc.metric("driftline_quality_value", driftline_quality_check="cost_per_call", **labels) > 0.0
+        proc.signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    flagged = set()
+    for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines():
+        for rs in decode_trace_request(line).resource_spans:
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    attrs = {kv.key: kv.value for kv in span.attributes}
+                    if names.DRIFTLINE_QUALITY_FLAGS in attrs:
+                        checks = [v.string_value for v in attrs[names.DRIFTLINE_QUALITY_FLAGS].array_value.values]
+                        assert checks == [names.QUALITY_FLAG_TRUNCATED]
+                        flagged.add(span.span_id.hex())
+    assert flagged == truncated
