@@ -12,6 +12,9 @@ measured, with the reason, instead of failing the run.
 its section replaces the one in the existing report, the rest of which is kept.
 ``--ml``: only the scikit-learn prediction / ``@tool`` overhead benchmark (:mod:`.ml`, also part of the
 full run); its section replaces the one in the existing report in the same way.
+``--drift``: only the drift-detection benchmark (:mod:`.drift`: driftline's monitor against River's ADWIN and
+Evidently, each peer in its own ``.bench/drift-<peer>`` virtualenv; also part of the full run); its section
+replaces the one in the existing report in the same way. With ``--quick``: a few repetitions (a smoke run).
 """
 
 from __future__ import annotations
@@ -36,10 +39,12 @@ from .report import (
     render,
     splice_ml_section,
     splice_processor_section,
+    splice_section,
 )
 from .venvs import REPO, SetupError
 
 if TYPE_CHECKING:
+    from .drift.run_drift import DriftRun
     from .ml.run_ml import MLRun
     from .processor.run_processor import ProcessorRun
 
@@ -164,6 +169,37 @@ def _ml_only(rounds: int, out: Path) -> int:
     return 0 if ml.data is not None else 1
 
 
+def measure_drift(quick: bool, log: list[str]) -> DriftRun:
+    """The drift-detection benchmark (driftline in this process, each peer in its virtualenv)."""
+    from .drift import run_drift
+
+    result = run_drift.measure(run_drift.Settings.make(quick), log)
+    print(f"drift: {'ok' if result.ours is not None else result.ours_error} ({result.elapsed_s:.0f} s)",
+          file=sys.stderr, flush=True)
+    return result
+
+
+def drift_lines(result: DriftRun) -> tuple[str, list[str]]:
+    """The drift section's heading and Markdown lines."""
+    from .drift.section import HEADING, render_section
+
+    return HEADING, render_section(result)
+
+
+def _drift_only(quick: bool, out: Path) -> int:
+    """``--drift``: measure drift detection and splice its section into ``out`` (created if missing)."""
+    log: list[str] = []
+    result = measure_drift(quick, log)
+    for line in log:
+        print(line, file=sys.stderr)
+    heading, section = drift_lines(result)
+    text = out.read_text() if out.exists() else "# Performance\n"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(splice_section(text, heading, section))
+    print(f"wrote the drift section of {out}", file=sys.stderr)
+    return 0 if result.ours is not None else 1
+
+
 def measure_processor(rounds: int, log: list[str]) -> tuple[ProcessorRun | None, str | None]:
     """The processor throughput benchmark, or why it could not run."""
     from .processor import run_processor
@@ -209,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the scikit-learn prediction / @tool overhead benchmark; replaces its section")
     parser.add_argument("--ml-rounds", type=int, default=300,
                         help="interleaved rounds of the ML/tool benchmark (< 20: a smoke run, so marked)")
+    parser.add_argument("--drift", action="store_true",
+                        help="only the drift-detection benchmark (with --quick: a smoke run); replaces its section")
     args = parser.parse_args(argv)
     if args.startup_runs < 30:
         parser.error("--startup-runs must be at least 30")
@@ -220,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         return _processor_only(args.processor_rounds, args.out or DEFAULT_OUT)
     if args.ml:
         return _ml_only(args.ml_rounds, args.out or DEFAULT_OUT)
+    if args.drift:
+        return _drift_only(args.quick, args.out or DEFAULT_OUT)
     settings = Settings(
         rounds=args.rounds or (20 if args.quick else 300),
         calls=args.calls or (5 if args.quick else 10),
@@ -232,9 +272,12 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out or DEFAULT_OUT
     log: list[str] = []
     run = measure(settings, log)
+    drift = None if settings.quick else measure_drift(False, log)
     for line in log:
         print(line, file=sys.stderr)
     text = render(run)
+    if drift is not None:
+        text = splice_section(text, *drift_lines(drift))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     print(f"wrote {out} in {run.elapsed_s:.0f} s", file=sys.stderr)
