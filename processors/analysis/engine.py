@@ -52,7 +52,7 @@ class DriftEngine:
         self.settings = settings or DriftSettings()
         self.embedding_settings = embeddings or EmbeddingSettings()
         self.extractor = SignalExtractor(signals)
-        self._thresholds = thresholds or ThresholdCache()
+        self._thresholds = thresholds if thresholds is not None else ThresholdCache()  # an empty cache is falsy
         self._monitors: dict[SignalKey, SignalMonitor | EmbeddingMonitor] = {}
         self.recent: deque[tuple[SignalKey, DriftEvent]] = deque(maxlen=_RECENT_EVENTS)
         """The latest verdicts (windows closed and change alarms), oldest first."""

@@ -260,7 +260,7 @@ class DriftHook:
         self._collector: _DriftCollector | None = None
         self._registry: Any = None
         if self._store is not None:
-            saved = self._store.load()
+            saved = self._load_state()
             if saved is not None:
                 restored = self.engine.restore(saved.get("engine", saved))
                 if saved.get("quality") is not None:
@@ -268,6 +268,19 @@ class DriftHook:
                 if saved.get("performance") is not None:
                     self.performance = PerformanceTracker.from_state(saved["performance"], self.performance.config)
                 _log.info("drift state restored: %d signal monitors", restored)
+
+    def _load_state(self) -> dict[str, Any] | None:
+        """The saved state, or None (logged) when it was written by an incompatible version."""
+        assert self._store is not None
+        saved = self._store.load()
+        if saved is None:
+            return None
+        try:
+            DriftEngine(self.engine.settings, SignalConfig()).restore(saved.get("engine", saved))
+        except (ValueError, KeyError, TypeError) as exc:
+            _log.warning("saved drift state ignored (written by another version: %s); baselines start over", exc)
+            return None
+        return saved
 
     def bind(self, telemetry: SelfTelemetry) -> None:
         """Register the readings on the processor's ``/metrics``."""

@@ -51,7 +51,10 @@ _STATISTICS: Mapping[str, tuple[str, Callable[..., Any]]] = {
 }
 """Statistics usable on any binned signal: divergence function name → (method label, function)."""
 
-_STATE_VERSION = 1
+_STATE_VERSION = 2
+
+_VALUES, _INDICATOR, _UNSEEN, _NOT_MODE = "values", "indicator", "unseen", "not_mode"
+"""The views of a signal the change detectors watch."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ class SignalMonitor:
         ``settings.warmup`` values become the reference."""
         self.kind: Kind = kind
         self.settings = settings or DriftSettings()
-        self._thresholds = thresholds or ThresholdCache()
+        self._thresholds = thresholds if thresholds is not None else ThresholdCache()  # an empty cache is falsy
         self._buffer: list[Any] = []
         self._buffered = 0
         self.reference: NumericProfile | CategoricalProfile | None = None
@@ -126,7 +129,10 @@ class SignalMonitor:
         self._current: NumericProfile | CategoricalProfile | None = None
         self._effective_window = self.settings.window
         self._hysteresis = Hysteresis(self.settings.raise_after, self.settings.clear_after)
-        self._detector: CusumBank | BernoulliCusum | None = None
+        self._detectors: list[tuple[str, CusumBank | BernoulliCusum]] = []
+        """Change detectors, each on one view of the values (see :meth:`_views`)."""
+        self._mode = -1
+        """Categorical: the reference's most common bucket (its share is what ``not_mode`` watches)."""
         self._change_active = False
         self.position = 0
         self.scores: dict[str, float] = {}
@@ -137,7 +143,7 @@ class SignalMonitor:
         """The last closed window's profile (reports draw it next to the reference)."""
         if reference is not None:
             if reference_sample is not None and len(reference_sample):
-                self._calibrate_from(reference_sample)
+                self._calibrate_from(reference_sample, reference)
             self._freeze_profile(reference, names.DRIFT_REFERENCE_BASELINE)
 
     # -- reading ------------------------------------------------------------------------------------
@@ -195,21 +201,38 @@ class SignalMonitor:
             unseen = reference.labels.index(UNSEEN)
             signal = np.fromiter((reference.bucket(v) == unseen for v in chunk), dtype=np.float64,
                                  count=len(chunk))
-        detector = self._detector
-        if detector is None:
+        if not self._detectors:
             return
-        offset = 0
-        while offset < signal.size:
-            hit = detector.update_many(signal[offset:], stop_at_alarm=True)
-            self.scores[names.DRIFT_METHOD_CUSUM] = float(detector.statistic)
-            if hit < 0:
-                break
-            self._change_active = True
-            at = offset + hit
-            events.append(DriftEvent(names.DRIFT_METHOD_CUSUM, 1.0, 1.0, True, True,
-                                     base + at + 1,
-                                     ids[at] if ids is not None and at < len(ids) else None))
-            offset = at + 1
+        views = self._views(chunk)
+        statistic = 0.0
+        for view, detector in self._detectors:
+            signal = views[view]
+            offset = 0
+            while offset < signal.size:
+                hit = detector.update_many(signal[offset:], stop_at_alarm=True)
+                if hit < 0:
+                    break
+                self._change_active = True
+                at = offset + hit
+                events.append(DriftEvent(names.DRIFT_METHOD_CUSUM, 1.0, 1.0, True, True, base + at + 1,
+                                         ids[at] if ids is not None and at < len(ids) else None))
+                offset = at + 1
+            statistic = max(statistic, float(detector.statistic))
+        self.scores[names.DRIFT_METHOD_CUSUM] = statistic
+
+    def _views(self, chunk: Sequence[Any] | npt.NDArray[Any]) -> dict[str, npt.NDArray[np.float64]]:
+        """What the detectors watch: the values; for a 0/1 signal whether a value is non-zero; for a
+        categorical one whether a value is a category never seen in the reference (``unseen``) or other
+        than the reference's most common one (``not_mode``: error and truncation rates rise this way)."""
+        if self.kind == "numeric":
+            values = np.asarray(chunk, dtype=np.float64)
+            indicator = np.where(np.isfinite(values), (values != 0).astype(np.float64), np.nan)
+            return {_VALUES: values, _INDICATOR: indicator}
+        reference = self.reference
+        assert isinstance(reference, CategoricalProfile)
+        buckets = np.fromiter((reference.bucket(v) for v in chunk), dtype=np.int64, count=len(chunk))
+        unseen = reference.labels.index(UNSEEN)
+        return {_UNSEEN: (buckets == unseen).astype(np.float64), _NOT_MODE: (buckets != self._mode).astype(np.float64)}
 
     # -- reference ----------------------------------------------------------------------------------
 
@@ -221,25 +244,48 @@ class SignalMonitor:
             profile = NumericProfile.from_reference(np.asarray(buffer, dtype=np.float64), bins=settings.bins)
         else:
             profile = CategoricalProfile.from_reference(buffer, top_k=settings.top_k)
-        self._calibrate_from(buffer, overflowed=isinstance(profile, CategoricalProfile) and profile.overflowed)
+        self._calibrate_from(buffer, profile)
         self._freeze_profile(profile, names.DRIFT_REFERENCE_WARMUP)
 
-    def _calibrate_from(self, sample: Sequence[Any] | npt.NDArray[Any], overflowed: bool = False) -> None:
-        """Effective window size and change detector from reference values (warm-up or a baseline's sample)."""
+    def _calibrate_from(self, sample: Sequence[Any] | npt.NDArray[Any],
+                        profile: NumericProfile | CategoricalProfile) -> None:
+        """Effective window size and change detectors from reference values (warm-up or a baseline's sample).
+
+        A numeric signal whose reference holds only 0 and 1 (``tool.error``) is an indicator: a
+        standardised CUSUM assumes near-normal values and would alarm on its rare ones, so a
+        Bernoulli CUSUM watches its rate instead.
+        """
         settings = self.settings
         if self.kind == "numeric":
             values = np.asarray(sample, dtype=np.float64)
             finite = values[np.isfinite(values)]
-            if finite.size >= 16:
-                std = float(np.std(finite, ddof=1))
-                long_run, _ = batch_means_std(finite)
-                if long_run > std > 0:
-                    self._effective_window = max(16, int(settings.window * (std / long_run) ** 2))
-                if settings.change_detector and std > 0:
-                    self._detector = CusumBank.from_reference(finite, target_arl=settings.target_arl)
-        elif settings.change_detector and not overflowed and len(sample):
-            # Every reference value was seen in the reference: the indicator's reference is all zeros.
-            self._detector = BernoulliCusum.from_reference(np.zeros(len(sample)), target_arl=settings.target_arl)
+            if finite.size < 16:
+                return
+            if np.all((finite == 0) | (finite == 1)):
+                if settings.change_detector:
+                    self._detectors = [(_INDICATOR, BernoulliCusum.from_reference(finite,
+                                                                                target_arl=settings.target_arl))]
+                return
+            std = float(np.std(finite, ddof=1))
+            long_run, _ = batch_means_std(finite)
+            if long_run > std > 0:
+                self._effective_window = max(16, int(settings.window * (std / long_run) ** 2))
+            if settings.change_detector and std > 0:
+                self._detectors = [(_VALUES, CusumBank.from_reference(finite, target_arl=settings.target_arl))]
+            return
+        assert isinstance(profile, CategoricalProfile)
+        if not settings.change_detector or not len(sample):
+            return
+        counts = profile.counts
+        self._mode = int(np.argmax(counts))
+        self.reference = profile  # the views read its buckets
+        views = self._views(list(sample))
+        # The detectors split the run-length budget (Bonferroni on the alarm rate).
+        arl = settings.target_arl * 2
+        self._detectors = [(_NOT_MODE, BernoulliCusum.from_reference(views[_NOT_MODE], target_arl=arl))]
+        if not profile.overflowed:
+            # Every reference value was seen in the reference: the unseen indicator's reference is all zeros.
+            self._detectors.append((_UNSEEN, BernoulliCusum.from_reference(views[_UNSEEN], target_arl=arl)))
 
     def _freeze_profile(self, profile: NumericProfile | CategoricalProfile, source: str) -> None:
         self.reference = profile
@@ -304,8 +350,9 @@ class SignalMonitor:
             "last_window": self.last_window.to_state() if self.last_window is not None else None,
             "effective_window": self._effective_window,
             "hysteresis": self._hysteresis.to_state(),
-            "detector": self._detector.to_state() if self._detector is not None else None,
-            "detector_kind": type(self._detector).__name__ if self._detector is not None else None,
+            "detectors": [{"view": view, "kind": type(d).__name__, "state": d.to_state()}
+                          for view, d in self._detectors],
+            "mode": self._mode,
             "change_active": self._change_active,
             "scores": dict(self.scores),
             "threshold": None if self.threshold != self.threshold else self.threshold,
@@ -330,10 +377,10 @@ class SignalMonitor:
             monitor.last_window = profile_from_state(dict(state["last_window"]))
         monitor._effective_window = int(state["effective_window"])
         monitor._hysteresis = Hysteresis.from_state(state["hysteresis"])
-        detector_state = state.get("detector")
-        if detector_state is not None:
-            detector_cls = CusumBank if state.get("detector_kind") == CusumBank.__name__ else BernoulliCusum
-            monitor._detector = detector_cls.from_state(detector_state)
+        monitor._detectors = [
+            (str(d["view"]), (CusumBank if d["kind"] == CusumBank.__name__ else BernoulliCusum).from_state(d["state"]))
+            for d in state.get("detectors", [])]
+        monitor._mode = int(state.get("mode", -1))
         monitor._change_active = bool(state["change_active"])
         monitor.scores = {str(k): float(v) for k, v in state["scores"].items()}
         monitor.threshold = float("nan") if state["threshold"] is None else float(state["threshold"])

@@ -154,3 +154,45 @@ def test_engine_merge_adds_current_windows_exactly_across_shards() -> None:
     assert np.array_equal(merged._current.counts, both.counts)
     assert merged._current.moments.mean == pytest.approx(float(np.mean(np.concatenate(parts))), rel=1e-12)
     assert other_key in shards[0].monitors
+
+
+def test_a_zero_one_signal_is_watched_as_a_rate() -> None:
+    rng = np.random.default_rng(30)
+    quiet = SignalMonitor("numeric", thresholds=_CACHE)
+    quiet_events = quiet.update_many((rng.random(202_000) < 0.02).astype(float))
+    assert [e for e in quiet_events if e.method == names.DRIFT_METHOD_CUSUM] == []   # a normal-theory CUSUM alarms here
+    monitor = SignalMonitor("numeric", thresholds=_CACHE)
+    monitor.update_many((rng.random(2_000) < 0.02).astype(float))
+    events = monitor.update_many((rng.random(3_000) < 0.08).astype(float))
+    change = [e for e in events if e.method == names.DRIFT_METHOD_CUSUM]
+    assert change
+    assert change[0].position - 2_000 <= 1_000
+
+
+def test_a_rising_share_of_a_known_rare_category_is_caught() -> None:
+    rng = np.random.default_rng(31)
+
+    def errors(n: int, rate: float) -> list[str | None]:
+        return [("RateLimitError" if r < rate / 2 else "Timeout") if r < rate else None for r in rng.random(n)]
+
+    quiet = SignalMonitor("categorical", thresholds=_CACHE)
+    assert not [e for e in quiet.update_many(errors(102_000, 0.02)) if e.method == names.DRIFT_METHOD_CUSUM]
+    monitor = SignalMonitor("categorical", thresholds=_CACHE)
+    monitor.update_many(errors(2_000, 0.02))
+    events = monitor.update_many(errors(3_000, 0.08))
+    change = [e for e in events if e.method == names.DRIFT_METHOD_CUSUM]
+    assert change                      # both categories were in the reference: not "unseen", yet caught
+    assert change[0].position - 2_000 <= 1_000
+
+
+def test_engine_monitors_share_one_threshold_cache() -> None:
+    from driftline.processors.analysis.engine import DriftEngine
+    from driftline.processors.analysis.signals import FAMILY_ML, ModelKey, SignalKey
+
+    cache = ThresholdCache(draws=20_000)
+    engine = DriftEngine(thresholds=cache)
+    model = ModelKey("svc", "m", "", FAMILY_ML)
+    for name in ("feature.a", "feature.b"):
+        monitor = engine._monitor(SignalKey(model, name), "numeric")
+        assert monitor is not None
+        assert monitor._thresholds is cache
