@@ -58,6 +58,8 @@ class DriftEngine:
         """The latest verdicts (windows closed and change alarms), oldest first."""
         self.spans = 0
         self.overflow = 0
+        self._family: dict[ModelKey, set[str]] = {}
+        """Per model, the scalar signals seen (bounded by the extractor's key cap)."""
         self.baselines: list[Baseline] = []
         """Reference profiles from baseline files; a new monitor of a matching model starts from them."""
         self.alarms: dict[tuple[SignalKey, str], tuple[int, bytes | None, float]] = {}
@@ -78,6 +80,10 @@ class DriftEngine:
         """Feed values already extracted (by :attr:`extractor`); return the verdicts they produced."""
         self.spans += observations.spans
         self.overflow += observations.overflow
+        # A model's signals share one false-alarm budget: count them (all-traffic keys) for new monitors.
+        for key in (*observations.numeric, *observations.categorical):
+            if key.segment == "":
+                self._family.setdefault(key.model, set()).add(key.signal)
         events: list[tuple[SignalKey, DriftEvent]] = []
         for key, numbers in observations.numeric.items():
             monitor = self._monitor(key, "numeric")
@@ -114,13 +120,14 @@ class DriftEngine:
         return monitor if isinstance(monitor, SignalMonitor) and monitor.kind == kind else None
 
     def _new_monitor(self, key: SignalKey, kind: Kind) -> SignalMonitor:
+        family = len(self._family.get(key.model, ())) or 1
         for baseline in self.baselines:
             signal = baseline.signals.get(key.signal)
             if signal is not None and signal.kind == kind and baseline.matches(key.model):
                 # Every segment starts from the whole training distribution: "far from training".
                 return SignalMonitor(kind, self.settings, self._thresholds, reference=baseline.monitor_reference(
-                    key.signal), reference_sample=signal.sample)
-        return SignalMonitor(kind, self.settings, self._thresholds)
+                    key.signal), reference_sample=signal.sample, family_size=family)
+        return SignalMonitor(kind, self.settings, self._thresholds, family_size=family)
 
     def drifted(self, model: ModelKey, segment: str = "") -> list[str]:
         """The signals of ``model`` (in ``segment``) flagged as drifted now, sorted."""

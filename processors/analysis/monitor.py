@@ -115,10 +115,13 @@ class SignalMonitor:
 
     def __init__(self, kind: Kind, settings: DriftSettings | None = None, thresholds: ThresholdCache | None = None,
                  reference: NumericProfile | CategoricalProfile | None = None,
-                 reference_sample: Sequence[Any] | npt.NDArray[Any] | None = None) -> None:
+                 reference_sample: Sequence[Any] | npt.NDArray[Any] | None = None, family_size: int = 1) -> None:
         """``reference`` (with ``reference_sample``, a uniform sample of its values, for the change
         detector and the autocorrelation estimate) comes from a baseline; without it the first
-        ``settings.warmup`` values become the reference."""
+        ``settings.warmup`` values become the reference. ``family_size``: how many signals the model
+        has; the change detectors' run-length target is multiplied by it (Bonferroni), so the model as
+        a whole keeps ``settings.target_arl``."""
+        self._target_arl = (settings or DriftSettings()).target_arl * max(1, family_size)
         self.kind: Kind = kind
         self.settings = settings or DriftSettings()
         self._thresholds = thresholds if thresholds is not None else ThresholdCache()  # an empty cache is falsy
@@ -264,14 +267,14 @@ class SignalMonitor:
             if np.all((finite == 0) | (finite == 1)):
                 if settings.change_detector:
                     self._detectors = [(_INDICATOR, BernoulliCusum.from_reference(finite,
-                                                                                target_arl=settings.target_arl))]
+                                                                                target_arl=self._target_arl))]
                 return
             std = float(np.std(finite, ddof=1))
             long_run, _ = batch_means_std(finite)
             if long_run > std > 0:
                 self._effective_window = max(16, int(settings.window * (std / long_run) ** 2))
             if settings.change_detector and std > 0:
-                self._detectors = [(_VALUES, CusumBank.from_reference(finite, target_arl=settings.target_arl))]
+                self._detectors = [(_VALUES, CusumBank.from_reference(finite, target_arl=self._target_arl))]
             return
         assert isinstance(profile, CategoricalProfile)
         if not settings.change_detector or not len(sample):
@@ -281,7 +284,7 @@ class SignalMonitor:
         self.reference = profile  # the views read its buckets
         views = self._views(list(sample))
         # The detectors split the run-length budget (Bonferroni on the alarm rate).
-        arl = settings.target_arl * 2
+        arl = self._target_arl * 2
         self._detectors = [(_NOT_MODE, BernoulliCusum.from_reference(views[_NOT_MODE], target_arl=arl))]
         if not profile.overflowed:
             # Every reference value was seen in the reference: the unseen indicator's reference is all zeros.
@@ -353,6 +356,7 @@ class SignalMonitor:
             "detectors": [{"view": view, "kind": type(d).__name__, "state": d.to_state()}
                           for view, d in self._detectors],
             "mode": self._mode,
+            "target_arl": self._target_arl,
             "change_active": self._change_active,
             "scores": dict(self.scores),
             "threshold": None if self.threshold != self.threshold else self.threshold,
@@ -381,6 +385,7 @@ class SignalMonitor:
             (str(d["view"]), (CusumBank if d["kind"] == CusumBank.__name__ else BernoulliCusum).from_state(d["state"]))
             for d in state.get("detectors", [])]
         monitor._mode = int(state.get("mode", -1))
+        monitor._target_arl = float(state.get("target_arl", monitor._target_arl))
         monitor._change_active = bool(state["change_active"])
         monitor.scores = {str(k): float(v) for k, v in state["scores"].items()}
         monitor.threshold = float("nan") if state["threshold"] is None else float(state["threshold"])

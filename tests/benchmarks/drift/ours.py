@@ -42,10 +42,13 @@ Alarms = dict[str, list[int]]
 
 
 def monitor_alarms(kind: str, values: Sequence[Any] | np.ndarray, thresholds: ThresholdCache,
-                   settings: DriftSettings | None = None) -> tuple[Alarms, SignalMonitor]:
-    """Feed ``values`` to a fresh monitor; its alarm positions as ``ours`` / ``ours_cusum`` / ``ours_windows``."""
+                   settings: DriftSettings | None = None, family_size: int = 1) -> tuple[Alarms, SignalMonitor]:
+    """Feed ``values`` to a fresh monitor; its alarm positions as ``ours`` / ``ours_cusum`` / ``ours_windows``.
+
+    ``family_size``: signals of the same model, as the engine passes it (the detectors' run-length
+    target is multiplied by it: Bonferroni over the model's signals)."""
     settings = settings or DriftSettings()
-    monitor = SignalMonitor(kind, settings, thresholds)  # type: ignore[arg-type]
+    monitor = SignalMonitor(kind, settings, thresholds, family_size=family_size)  # type: ignore[arg-type]
     events = monitor.update_many(values)
     alarms: Alarms = {"ours": [], "ours_cusum": [], "ours_windows": []}
     hysteresis = Hysteresis(settings.raise_after, settings.clear_after)
@@ -84,7 +87,8 @@ def run_stream(entry: dict[str, Any], values: np.ndarray, thresholds: ThresholdC
     """Every contender of ours on one signal's stream."""
     kind = entry["kind"]
     if kind == "numeric":
-        return monitor_alarms("numeric", np.asarray(values, dtype=np.float64), thresholds)
+        return monitor_alarms("numeric", np.asarray(values, dtype=np.float64), thresholds,
+                              family_size=int(entry.get("signals", 1)))
     if kind == "categorical":
         return monitor_alarms("categorical", _labels(values, entry["labels"]), thresholds)
     indicator = np.asarray(values, dtype=np.float64)
@@ -109,9 +113,8 @@ def state_bytes(monitor: SignalMonitor) -> dict[str, int]:
     for profile in (monitor.reference, monitor._current):
         if profile is not None:
             profiles += int(profile.nbytes)
-    detector = monitor._detector
     detector_bytes = 0
-    if detector is not None:
+    for _view, detector in monitor._detectors:
         for value in vars(detector).values():
             if isinstance(value, np.ndarray):
                 detector_bytes += int(value.nbytes)
