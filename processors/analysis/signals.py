@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from driftline.instrumentation.ml import decode_span_attributes
 from driftline.processors.otlp.values import attributes_dict
@@ -50,9 +50,12 @@ _LLM_NUMERIC = (
 _NANOS = 1e-9
 
 
-@dataclass(frozen=True, slots=True)
-class ModelKey:
-    """Whose signals: a model (ML), an LLM (by requested model) or an agent, in one service."""
+class ModelKey(NamedTuple):
+    """Whose signals: a model (ML), an LLM (by requested model) or an agent, in one service.
+
+    A named tuple, not a dataclass: keys are hashed and compared several times per span, and tuples
+    do that in C (a frozen dataclass's ``__eq__``/``__hash__`` run Python code).
+    """
 
     service: str
     model: str
@@ -60,8 +63,7 @@ class ModelKey:
     family: str
 
 
-@dataclass(frozen=True, slots=True)
-class SignalKey:
+class SignalKey(NamedTuple):
     """One tracked signal of one model, optionally within one segment (``attribute=value``)."""
 
     model: ModelKey
