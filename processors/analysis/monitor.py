@@ -206,7 +206,7 @@ class SignalMonitor:
                                  count=len(chunk))
         if not self._detectors:
             return
-        views = self._views(chunk)
+        views = self._views(chunk, {view for view, _ in self._detectors})
         statistic = 0.0
         for view, detector in self._detectors:
             signal = views[view]
@@ -223,12 +223,15 @@ class SignalMonitor:
             statistic = max(statistic, float(detector.statistic))
         self.scores[names.DRIFT_METHOD_CUSUM] = statistic
 
-    def _views(self, chunk: Sequence[Any] | npt.NDArray[Any]) -> dict[str, npt.NDArray[np.float64]]:
+    def _views(self, chunk: Sequence[Any] | npt.NDArray[Any],
+               needed: set[str] | None = None) -> dict[str, npt.NDArray[np.float64]]:
         """What the detectors watch: the values; for a 0/1 signal whether a value is non-zero; for a
         categorical one whether a value is a category never seen in the reference (``unseen``) or other
         than the reference's most common one (``not_mode``: error and truncation rates rise this way)."""
         if self.kind == "numeric":
             values = np.asarray(chunk, dtype=np.float64)
+            if needed is not None and _INDICATOR not in needed:
+                return {_VALUES: values}  # hot path: the common numeric signal
             indicator = np.where(np.isfinite(values), (values != 0).astype(np.float64), np.nan)
             return {_VALUES: values, _INDICATOR: indicator}
         reference = self.reference

@@ -329,12 +329,12 @@ def _indicator_table(res: _Results) -> list[str]:
             continue
         rows.append([title, *(_delay_cell(res.delay(key, k)) for k in keys), _rate(res.null(key, "null_bernoulli"))])
     return ["### Error-rate streams, by how they are fed", "",
-            "The processor tracks `tool.error` as a numeric 0/1 signal (first row: the monitor's CUSUM bank and "
-            "windows on 0.0/1.0) and `error.type` as a categorical one (second row: its change detector only "
-            "watches categories never seen in the reference, so here only the windows can fire). "
-            "`BernoulliCusum` exists for indicators but the monitor does not run it on a numeric 0/1 signal; "
-            "the last row is that chart alone (`BernoulliCusum.from_reference` on the first 2,000 indicators, "
-            "watching a doubling of the rate). Delay median / p90 as above.", "",
+            "The processor tracks `tool.error` as a numeric 0/1 signal (first row: the monitor recognises a "
+            "0/1 reference and runs a Bernoulli CUSUM on the rate, next to the windows) and `error.type` as a "
+            "categorical one (second row: a Bernoulli CUSUM on the share of values other than the reference's "
+            "most common one, plus one on never-seen categories, plus the windows). The last row is the "
+            "Bernoulli chart alone (`BernoulliCusum.from_reference` on the first 2,000 indicators, watching a "
+            "doubling of the rate) for comparison. Delay median / p90 as above.", "",
             *_table(header, rows), ""]
 
 
