@@ -815,6 +815,17 @@ def bernoulli_cusum_arl(p0: float, p1: float, h: float, p: float | None = None) 
     return float(_lattice_arls((w0 / unit, w1 / unit), np.clip(prob, 1e-12, 1.0 - 1e-12), n)[0, n - 1])
 
 
+_MAX_CORRECTION = 2.0
+"""The estimation correction raises ``h`` at most to this multiple of the known-p0 threshold: with
+very few reference events the posterior average is dominated by implausibly small rates and would
+otherwise push ``h`` so high that the chart never alarms."""
+
+
+def _cap(known: npt.NDArray[np.bool_]) -> int:
+    """The lattice index of ``_MAX_CORRECTION`` times the first index where ``known`` holds."""
+    return int(_MAX_CORRECTION * (int(known.argmax()) + 0.5))
+
+
 def _bernoulli_calibrate(
     p0: float, p1: float, target: float, posterior: tuple[FloatArray, FloatArray] | None, slack: float
 ) -> tuple[float, float, float, float]:
@@ -830,6 +841,7 @@ def _bernoulli_calibrate(
     h_max = 1.5 * math.log(max(target * kl, math.e)) + 3.0
     probs = np.array([p0]) if posterior is None else np.concatenate([[p0], posterior[0]])
     probs = np.clip(probs, 1e-12, 1.0 - 1e-12)
+    fallback: tuple[float, float, float, float] | None = None
     for _ in range(8):
         unit, n = _lattice(w0, w1, h_max)
         arls = _lattice_arls((w0 / unit, w1 / unit), probs, n)
@@ -838,9 +850,18 @@ def _bernoulli_calibrate(
         ok = known & (averaged >= target / slack)
         if ok.any():
             # ARL grows with N; the first passing N is the threshold, midway between lattice points.
-            i = int(ok.argmax())
+            i = min(int(ok.argmax()), _cap(known))
             return (i + 0.5) * unit, (int(known.argmax()) + 0.5) * unit, float(arls[0, i]), float(averaged[i])
+        if known.any() and fallback is None:
+            # The known-p0 threshold exists but the posterior average never reaches the target on this
+            # lattice (once the lattice is capped, coarse steps make the averaged ARL jump about): keep
+            # the largest threshold examined, the conservative choice, in case no doubling passes.
+            top = min(len(known) - 1, _cap(known))
+            fallback = ((top + 0.5) * unit, (int(known.argmax()) + 0.5) * unit, float(arls[0, top]),
+                        float(averaged[top]))
         h_max *= 2.0
+    if fallback is not None:
+        return fallback
     raise ValueError(f"cannot calibrate a Bernoulli CUSUM for p0={p0}, p1={p1}, target_arl={target}")
 
 

@@ -7,8 +7,10 @@ Monitors follow the extractor's keys, so their number is capped by ``SignalConfi
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +26,8 @@ from .monitor import DriftEvent, DriftSettings, Kind, SignalMonitor
 from .signals import ModelKey, Observations, SignalConfig, SignalExtractor, SignalKey
 
 __all__ = ["DriftEngine", "DriftReading"]
+
+_log = logging.getLogger(__name__)
 
 _STATE_VERSION = 1
 _RECENT_EVENTS = 1000
@@ -64,6 +68,9 @@ class DriftEngine:
         """Reference profiles from baseline files; a new monitor of a matching model starts from them."""
         self.alarms: dict[tuple[SignalKey, str], tuple[int, bytes | None, float]] = {}
         """Per (signal key, method): flagged verdicts so far, the last one's trace id and score."""
+        self.faults = 0
+        """Signal updates that raised (the signal's monitor is dropped and starts over)."""
+        self._last_fault_log = -float("inf")
         self.mismatched = 0
         """Values dropped because their signal had been numeric and turned categorical (or back)."""
 
@@ -86,32 +93,51 @@ class DriftEngine:
                 self._family.setdefault(key.model, set()).add(key.signal)
         events: list[tuple[SignalKey, DriftEvent]] = []
         for key, numbers in observations.numeric.items():
-            monitor = self._monitor(key, "numeric")
-            if monitor is None:
-                self.mismatched += len(numbers)
-                continue
-            events += [(key, e) for e in monitor.update_many(np.asarray(numbers, dtype=np.float64),
-                                                             observations.trace_ids.get(key))]
+            self._isolated(key, events, lambda k=key, v=numbers: self._feed_scalar(  # type: ignore[misc]
+                k, "numeric", np.asarray(v, dtype=np.float64), observations))
         for key, labels in observations.categorical.items():
-            monitor = self._monitor(key, "categorical")
-            if monitor is None:
-                self.mismatched += len(labels)
-                continue
-            events += [(key, e) for e in monitor.update_many(labels, observations.trace_ids.get(key))]
+            self._isolated(key, events, lambda k=key, v=labels: self._feed_scalar(  # type: ignore[misc]
+                k, "categorical", v, observations))
         for key, vectors in observations.vectors.items():
-            embedding = self._monitors.get(key)
-            if embedding is None:
-                embedding = self._monitors[key] = EmbeddingMonitor(self.embedding_settings)
-            if not isinstance(embedding, EmbeddingMonitor):
-                self.mismatched += len(vectors)
-                continue
-            events += [(key, e) for e in embedding.update_many(vectors, observations.trace_ids.get(key))]
+            self._isolated(key, events, lambda k=key, v=vectors: self._feed_vectors(  # type: ignore[misc]
+                k, v, observations))
         self.recent.extend(events)
         for key, event in events:
             if event.flagged:
                 count, _, _ = self.alarms.get((key, event.method), (0, None, 0.0))
                 self.alarms[(key, event.method)] = (count + 1, event.trace_id, event.score)
         return events
+
+    def _isolated(self, key: SignalKey, events: list[tuple[SignalKey, DriftEvent]],
+                  feed: Callable[[], list[DriftEvent]]) -> None:
+        """Run one signal's update; a fault in it is counted and logged (once a minute) and the signal
+        dropped, never allowed to cost the other signals of the batch their analysis."""
+        try:
+            events += [(key, event) for event in feed()]
+        except Exception:
+            self.faults += 1
+            self._monitors.pop(key, None)  # start over from a fresh warm-up rather than fail again
+            now = time.monotonic()
+            if now - self._last_fault_log >= 60.0:
+                self._last_fault_log = now
+                _log.warning("drift analysis of signal %s of model %s failed; it starts over (logged once a "
+                             "minute)", key.signal, key.model.model, exc_info=True)
+
+    def _feed_scalar(self, key: SignalKey, kind: Kind, values: Any, observations: Observations) -> list[DriftEvent]:
+        monitor = self._monitor(key, kind)
+        if monitor is None:
+            self.mismatched += len(values)
+            return []
+        return monitor.update_many(values, observations.trace_ids.get(key))
+
+    def _feed_vectors(self, key: SignalKey, vectors: list[list[float]], observations: Observations) -> list[DriftEvent]:
+        embedding = self._monitors.get(key)
+        if embedding is None:
+            embedding = self._monitors[key] = EmbeddingMonitor(self.embedding_settings)
+        if not isinstance(embedding, EmbeddingMonitor):
+            self.mismatched += len(vectors)
+            return []
+        return embedding.update_many(vectors, observations.trace_ids.get(key))
 
     def _monitor(self, key: SignalKey, kind: Kind) -> SignalMonitor | None:
         monitor = self._monitors.get(key)

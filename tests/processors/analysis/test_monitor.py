@@ -196,3 +196,25 @@ def test_engine_monitors_share_one_threshold_cache() -> None:
         monitor = engine._monitor(SignalKey(model, name), "numeric")
         assert monitor is not None
         assert monitor._thresholds is cache
+
+
+def test_a_failing_signal_costs_only_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    from driftline.processors.analysis.engine import DriftEngine
+    from driftline.processors.analysis.signals import FAMILY_ML, ModelKey, Observations, SignalKey
+
+    model = ModelKey("svc", "m", "", FAMILY_ML)
+    good, bad = SignalKey(model, "feature.good"), SignalKey(model, "feature.bad")
+    engine = DriftEngine(DriftSettings(warmup=100, window=100), thresholds=_CACHE)
+    rng = np.random.default_rng(40)
+    values = rng.normal(size=300).tolist()
+    engine._monitor(bad, "numeric")
+
+    def broken(*args: object, **kwargs: object) -> list[object]:
+        raise RuntimeError("a detector fault")
+
+    monkeypatch.setattr(engine.monitors[bad], "update_many", broken)
+    events = engine.feed(Observations(numeric={bad: values, good: values}, spans=300))
+    assert {key for key, _ in events} == {good}
+    assert len(events) == 2                     # the good signal's two windows after its warm-up
+    assert engine.faults == 1
+    assert bad not in engine.monitors           # dropped: it starts over with the next values
