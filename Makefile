@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: help venv servers test lint typecheck semconv unit demo bench clean
 
 help:
-	@echo "make demo   - run the sample app against a fake LLM provider, print its spans and metrics"
+	@echo "make demo   - the sample app through the processor: traces, live drift, alerts, an HTML report"
 	@echo "make test   - create .venv, install, lint, type-check, run the whole test suite"
 	@echo "make bench  - benchmarks (overhead vs floor and peers) -> docs/performance.md"
 

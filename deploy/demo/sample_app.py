@@ -5,15 +5,26 @@ It reads the provider endpoints and keys from the SDKs' own environment variable
 ``DRIFTLINE_AUTO_INSTRUMENT=true`` and every OpenAI/Anthropic call, every scikit-learn prediction
 and every MCP tool call becomes an OpenTelemetry span, with no code for it. The only driftline code
 is what only the app can say: which function is an agent or a tool (``@agent``, ``@tool``) and the
-true labels that arrive later (``record_feedback``).
+true labels that arrive later (``record_feedback``), and the ``region`` of live traffic
+(``span_attributes``), which the processor's drift analysis uses as a segment.
+
+After the showcase it serves live traffic in two phases (``--baseline-calls`` then ``--shifted-calls``
+transactions): every transaction is scored one row at a time with ``region`` eu or us, and an LLM
+writes a one-line note about it. Phase A (baseline) looks like the training data and few notes are truncated; in phase B
+(shifted) the EU amounts are ``--eu-amount-factor`` times larger (nothing else, and not in the US) and
+many more notes are cut off (``finish_reason: length``). With ``--checkpoints`` it pauses every
+``--batch`` calls so that ``run.py`` can read the processor's metrics (see :func:`checkpoint`).
+
 The ``[[...]]`` markers steer the demo's fake provider (a real API ignores them as text).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +34,13 @@ import numpy as np
 import openai
 import pandas as pd
 from mcp import Client, StdioServerParameters
+from opentelemetry import trace
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from driftline.instrumentation import agent, tool, tool_call
+from driftline.instrumentation import agent, span_attributes, tool, tool_call
 from driftline.instrumentation.ml import last_prediction_id, record_feedback, set_model_info
 
 HERE = Path(__file__).resolve().parent
@@ -143,9 +155,83 @@ def dispute_assistant(client: openai.OpenAI, question: str) -> str:
     return final.choices[0].message.content or ""
 
 
+# --- live traffic: what the processor's drift and quality analysis watches -------------------------
+
+REGIONS = ("eu", "us")
+AMOUNT_SHIFT_EU = 3.0
+"""Phase B: EU transaction amounts are this many times larger (a new high-value merchant partner)."""
+TRUNCATED_SHARE = {"baseline": 0.03, "shifted": 0.35}
+"""Share of analyst notes the LLM cuts off (``finish_reason: length``) per phase."""
+CHECKPOINT = "@@checkpoint "
+"""Prefix of the line :func:`checkpoint` prints (read by run.py, not shown)."""
+NOTE = "Risk {p:.2f}: amount within this card's usual range, merchant and location as usual."
+
+
+def checkpoint(enabled: bool, **info: object) -> None:
+    """Demo plumbing, not instrumentation: at a batch boundary hand the spans to the exporter now, tell
+    run.py (``@@checkpoint {json}`` on stdout) and wait for its go-ahead on stdin, so that it reads the
+    processor's ``/metrics`` exactly after each batch. A real service lets the SDK export in the background."""
+    if not enabled:
+        return
+    flush = getattr(trace.get_tracer_provider(), "force_flush", None)
+    if callable(flush):
+        flush()
+    print(CHECKPOINT + json.dumps(info), flush=True)
+    sys.stdin.readline()
+
+
+def live_transactions(phase: str, calls: int, seed: int,
+                      eu_amount_factor: float = AMOUNT_SHIFT_EU) -> tuple[pd.DataFrame, list[str]]:
+    """``calls`` transactions and their regions (eu and us alternating); in the shifted phase the EU
+    amounts are multiplied by ``eu_amount_factor`` (only the amount, only in the EU)."""
+    frame = transactions(calls, seed)
+    regions = [REGIONS[i % len(REGIONS)] for i in range(calls)]
+    if phase == "shifted":
+        eu = np.array(regions) == "eu"
+        frame.loc[eu, "amount"] = np.round(frame.loc[eu, "amount"] * eu_amount_factor, 2)
+    return frame, regions
+
+
+def serve_traffic(model: Pipeline, client: openai.OpenAI, phase: str, calls: int, seed: int, *, batch: int,
+                  pause: Callable[..., None], done: int, eu_amount_factor: float = AMOUNT_SHIFT_EU) -> int:
+    """Score ``calls`` live transactions one at a time, each followed by an LLM note; returns the calls
+    made so far (``done`` before this phase). ``pause`` runs after every ``batch`` calls."""
+    frame, regions = live_transactions(phase, calls, seed, eu_amount_factor)
+    truncated = np.random.default_rng(seed + 1).random(calls) < TRUNCATED_SHARE[phase]
+    flagged = cut = 0
+    for i in range(calls):
+        with span_attributes(region=regions[i]):   # the segment the processor splits drift by
+            p_fraud = float(model.predict_proba(frame.iloc[[i]])[0, 1])
+        flagged += p_fraud > 0.5
+        row = frame.iloc[i]
+        reply = NOTE.format(p=p_fraud)
+        steer = f"[[reply:{reply}]]"
+        if truncated[i]:   # the model runs out of tokens mid-sentence
+            steer = f"[[reply:{' '.join(reply.split()[:5])}]] [[length]]"
+        prompt = (f"One line for the analyst: transaction of {row['amount']:.2f} at a {row['merchant']} merchant, "
+                  f"p(fraud)={p_fraud:.2f}. {steer}")
+        note = client.chat.completions.create(model="gpt-4o-mini", max_tokens=40,
+                                              messages=[{"role": "user", "content": prompt}])
+        cut += note.choices[0].finish_reason == "length"
+        if (done + i + 1) % batch == 0:
+            pause(calls=done + i + 1, phase=phase)
+    print(f"traffic   : {phase:<8} {calls} transactions scored one by one (eu/us) -> {flagged} flagged; "
+          f"{calls} LLM notes, {cut} truncated")
+    return done + calls
+
+
 def main() -> None:
-    """Chat, a streamed answer, a tool-calling turn, an embedding, an Anthropic call, the fraud model
-    and the dispute agent."""
+    """Chat, a streamed answer, a tool-calling turn, an embedding, an Anthropic call, the fraud model,
+    the dispute agent; then live traffic in two phases."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--baseline-calls", type=int, default=800, help="transactions in phase A (0: no traffic)")
+    parser.add_argument("--shifted-calls", type=int, default=600, help="transactions in phase B")
+    parser.add_argument("--eu-amount-factor", type=float, default=AMOUNT_SHIFT_EU,
+                        help="phase B: EU amounts are multiplied by this")
+    parser.add_argument("--batch", type=int, default=100, help="calls between checkpoints")
+    parser.add_argument("--checkpoints", action="store_true",
+                        help="pause at every batch boundary until a line arrives on stdin (run.py)")
+    args = parser.parse_args()
     client = openai.OpenAI(max_retries=0)
     claude = anthropic.Anthropic(max_retries=0)
 
@@ -181,13 +267,24 @@ def main() -> None:
                                      messages=[{"role": "user", "content": "What is concept drift?"}])
     print("anthropic :", message.content[0].text)  # type: ignore[union-attr]
 
-    score_transactions(fraud_model())
+    model = fraud_model()
+    score_transactions(model)
 
     answer_text = dispute_assistant(client, 'Was T-1001 fraud? [[tool:lookup_transaction:{"txn_id":"T-1001"}]] '
                                             '[[tool:card_risk:{"card_id":"card-77"}]] '
                                             "[[reply:T-1001 looks like fraud: an elevated-risk card, 912.40 at an "
                                             "electronics shop.]]")
     print("agent     :", answer_text)
+
+    if args.baseline_calls > 0:
+        def pause(**info: object) -> None:
+            checkpoint(args.checkpoints, **info)
+
+        pause(calls=0, phase="baseline")
+        done = serve_traffic(model, client, "baseline", args.baseline_calls, seed=11, batch=args.batch, pause=pause,
+                             done=0)
+        serve_traffic(model, client, "shifted", args.shifted_calls, seed=12, batch=args.batch, pause=pause, done=done,
+                      eu_amount_factor=args.eu_amount_factor)
 
 
 if __name__ == "__main__":
