@@ -290,18 +290,15 @@ class SignalExtractor:
 
     def _add_numeric(self, out: Observations, model: ModelKey, signal: str, segments: list[str],
                      values: list[float], trace_id: bytes) -> None:
-        if not values or not self._wanted(signal):
-            return
-        for segment in segments:
-            key = SignalKey(model, signal, segment)
-            if not self._admit(key):
-                out.overflow += len(values)
-                continue
-            out.numeric.setdefault(key, []).extend(values)
-            out.trace_ids.setdefault(key, []).extend([trace_id] * len(values))
+        self._add(out, out.numeric, model, signal, segments, values, trace_id)
 
     def _add_categorical(self, out: Observations, model: ModelKey, signal: str, segments: list[str],
                          values: list[str | None], trace_id: bytes) -> None:
+        self._add(out, out.categorical, model, signal, segments, values, trace_id)
+
+    def _add(self, out: Observations, into: dict[SignalKey, list[Any]], model: ModelKey, signal: str,
+             segments: list[str], values: list[Any], trace_id: bytes) -> None:
+        """Append ``values`` (from one span) under the signal's key for every segment, within the key cap."""
         if not values or not self._wanted(signal):
             return
         for segment in segments:
@@ -309,7 +306,7 @@ class SignalExtractor:
             if not self._admit(key):
                 out.overflow += len(values)
                 continue
-            out.categorical.setdefault(key, []).extend(values)
+            into.setdefault(key, []).extend(values)
             out.trace_ids.setdefault(key, []).extend([trace_id] * len(values))
 
 
