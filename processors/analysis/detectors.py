@@ -356,7 +356,38 @@ def batch_means_std(values: npt.ArrayLike, batch_size: int | None = None) -> tup
 # CusumBank
 
 
-class CusumBank:
+class _Detector:
+    """What every detector here shares: the counters and the one-value form of ``update_many``."""
+
+    _samples: int
+    _alarms: int
+    _last_alarm: dict[str, Any] | None
+
+    def update_many(self, values: npt.ArrayLike, *, stop_at_alarm: bool = False) -> int:
+        raise NotImplementedError
+
+    @property
+    def samples(self) -> int:
+        """Finite values processed so far."""
+        return self._samples
+
+    @property
+    def alarms(self) -> int:
+        """Alarms raised so far."""
+        return self._alarms
+
+    @property
+    def last_alarm(self) -> dict[str, Any] | None:
+        """The latest alarm (``sample``: 0-based position among finite values; ``direction``,
+        ``statistic`` and, for the CUSUMs, ``threshold`` and ``shift``), or ``None`` before the first."""
+        return None if self._last_alarm is None else dict(self._last_alarm)
+
+    def update(self, value: float) -> bool:
+        """Process one value; ``True`` when it raised an alarm."""
+        return self.update_many(np.array([value], dtype=np.float64)) >= 0
+
+
+class CusumBank(_Detector):
     """Two-sided standardised CUSUM (Page 1954) at several shift sizes, calibrated for an in-control ARL.
 
     Each value is standardised, ``z = (x − mean) / scale``, and for every shift ``δ`` (in units of
@@ -571,23 +602,6 @@ class CusumBank:
         return float((self._sums / self._h).max())
 
     @property
-    def samples(self) -> int:
-        """Finite values processed so far."""
-        return self._samples
-
-    @property
-    def alarms(self) -> int:
-        """Alarms raised so far."""
-        return self._alarms
-
-    @property
-    def last_alarm(self) -> dict[str, Any] | None:
-        """The latest alarm: ``sample`` (0-based position among finite values), ``direction``
-        (``"up"``/``"down"``), ``shift`` and ``threshold`` of the statistic that fired, its value
-        ``statistic``; ``None`` before the first."""
-        return None if self._last_alarm is None else dict(self._last_alarm)
-
-    @property
     def calibration(self) -> dict[str, float]:
         """How :meth:`from_reference` calibrated the bank (reference size, batch size, σ estimates,
         ``known_arl`` and reference-averaged ``expected_arl`` by Bonferroni sums); empty otherwise."""
@@ -631,10 +645,6 @@ class CusumBank:
         if found.first < 0:
             return -1
         return found.first if positions is None else int(positions[found.first])
-
-    def update(self, value: float) -> bool:
-        """Process one value; ``True`` when it raised an alarm."""
-        return self.update_many(np.array([value], dtype=np.float64)) >= 0
 
     def reset(self) -> None:
         """Restart all statistics at zero (counters are kept)."""
@@ -892,7 +902,7 @@ def _rate_posterior(events: int, n: int) -> tuple[FloatArray, FloatArray]:
     return np.clip(rates, 1e-12, 1.0 - 1e-12), _P_WEIGHTS.copy()
 
 
-class BernoulliCusum:
+class BernoulliCusum(_Detector):
     """Bernoulli log-likelihood-ratio CUSUM for a rate change ``p0 → p1`` (Reynolds & Stoumbos 1999).
 
     For an indicator stream ``x_t ∈ {0, 1}`` (error, refusal, truncation, unseen category)::
@@ -1050,25 +1060,9 @@ class BernoulliCusum:
         return float(self._sums[0] / self._h[0])
 
     @property
-    def samples(self) -> int:
-        """Finite values processed so far."""
-        return self._samples
-
-    @property
     def events(self) -> int:
         """Non-zero values processed so far."""
         return self._events
-
-    @property
-    def alarms(self) -> int:
-        """Alarms raised so far."""
-        return self._alarms
-
-    @property
-    def last_alarm(self) -> dict[str, Any] | None:
-        """The latest alarm: ``sample`` (0-based among finite values), ``direction``, ``statistic``,
-        ``threshold``; ``None`` before the first."""
-        return None if self._last_alarm is None else dict(self._last_alarm)
 
     @property
     def calibration(self) -> dict[str, float]:
@@ -1106,10 +1100,6 @@ class BernoulliCusum:
         if found.first < 0:
             return -1
         return found.first if positions is None else int(positions[found.first])
-
-    def update(self, value: float) -> bool:
-        """Process one indicator; ``True`` when it raised an alarm."""
-        return self.update_many(np.array([value], dtype=np.float64)) >= 0
 
     def reset(self) -> None:
         """Restart the statistic at zero (counters are kept)."""
@@ -1171,7 +1161,7 @@ class BernoulliCusum:
 # Page–Hinkley
 
 
-class PageHinkley:
+class PageHinkley(_Detector):
     """The Page–Hinkley test (Page 1954; Hinkley 1971) on raw values, as in streaming-ML libraries.
 
     With ``x̄_t`` the running mean of the values since the last alarm (including ``x_t``)::
@@ -1250,21 +1240,6 @@ class PageHinkley:
         """``max(PH⁺, PH⁻) / threshold`` over the watched directions: below 1 while quiet."""
         return float(self._sums[self._rows()].max() / self._threshold)
 
-    @property
-    def samples(self) -> int:
-        """Finite values processed so far."""
-        return self._samples
-
-    @property
-    def alarms(self) -> int:
-        """Alarms raised so far."""
-        return self._alarms
-
-    @property
-    def last_alarm(self) -> dict[str, Any] | None:
-        """The latest alarm: ``sample`` (0-based among finite values), ``direction``, ``statistic``."""
-        return None if self._last_alarm is None else dict(self._last_alarm)
-
     def _rows(self) -> list[int]:
         return {"both": [0, 1], "up": [0], "down": [1]}[self._direction]
 
@@ -1324,10 +1299,6 @@ class PageHinkley:
         if first < 0:
             return -1
         return first if positions is None else int(positions[first])
-
-    def update(self, value: float) -> bool:
-        """Process one value; ``True`` when it raised an alarm."""
-        return self.update_many(np.array([value], dtype=np.float64)) >= 0
 
     def to_state(self) -> dict[str, Any]:
         """A JSON-able dict; :meth:`from_state` restores an identical detector."""
